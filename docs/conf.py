@@ -1,0 +1,32 @@
+"""Sphinx configuration: numpydoc API pages and a sphinx-gallery of examples."""
+
+import nla
+
+project = "nla"
+author = "the nla developers"
+release = version = nla.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+autosummary_generate = True
+numpydoc_show_class_members = False
+numpydoc_validation_checks = set()
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
+                    "auto_examples/*.codeobj.json", "sg_execution_times.rst"]
+html_theme = "alabaster"
+intersphinx_mapping = {}
+
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "matplotlib_animations": False,
+    "write_computation_times": False,
+}

@@ -1,0 +1,140 @@
+"""Shared input checks. Every message names the argument and what was expected."""
+
+import numbers
+import operator
+import secrets
+
+import numpy as np
+import scipy.sparse as sp
+
+FLOATS = (np.float64, np.float32)
+
+
+def check_int(value, name, *, low=None, high=None):
+    """``value`` as a Python int in ``[low, high]``; bools and non-integral numbers are refused."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be in {_interval(low, high)}, got {value}")
+    return value
+
+
+def _interval(low, high, low_open=False, high_open=False):
+    left = "(" if low_open or low is None else "["
+    right = ")" if high_open or high is None else "]"
+    return f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+
+
+def check_scalar(value, name, *, low=None, high=None, low_open=False, high_open=False):
+    """``value`` as a finite float within the given (open or closed) bounds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        raise ValueError(f"{name} must be in {_interval(low, high, low_open, high_open)}, "
+                         f"got {value}")
+    return value
+
+
+def check_choice(value, name, options):
+    """``value`` if it is one of ``options``."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return value
+
+
+def check_seed(random_state):
+    """A 64-bit seed for the counter-based generator (see :mod:`nla._random`).
+
+    ``None`` draws fresh entropy; an int is used as is (it must be in ``[0, 2**64)``); a
+    ``numpy.random.RandomState`` or ``Generator`` is asked for one draw, so scikit-learn style
+    code that passes those keeps working.
+    """
+    if random_state is None:
+        return secrets.randbits(64)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    return check_int(random_state, "random_state", low=0, high=2**64 - 1)
+
+
+def check_finite(x, name):
+    """Raise if the dense array or sparse matrix ``x`` holds NaN or inf."""
+    data = x.data if hasattr(x, "tocsr") else x
+    if data.dtype.kind in "fc" and not bool(np.isfinite(data).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+def check_array(x, name, *, ndim=2, dtype=FLOATS, sparse=False, finite=True, min_size=1):
+    """``x`` checked for use, on its own engine.
+
+    Host input comes back as a NumPy array (a zero-copy view where possible) or, with
+    ``sparse``, a SciPy CSR matrix with canonical (sorted, summed) indices. Device input
+    (CuPy, CUDA torch, ...) comes back as the CuPy equivalent. Inputs are never modified.
+
+    Parameters
+    ----------
+    x : array-like or sparse matrix
+        The argument to check.
+    name : str
+        Argument name used in messages.
+    ndim : int
+        Required number of dimensions (sparse matrices are always 2-D).
+    dtype : tuple of dtypes
+        Accepted float dtypes; other real input (int, bool) is cast to the first. Complex,
+        object and string data raise ``TypeError``.
+    sparse : bool
+        Accept sparse input.
+    finite : bool
+        Reject NaN and infinity.
+    min_size : int
+        Each dimension must have at least this many entries.
+
+    Examples
+    --------
+    >>> check_array([[1, 2], [3, 4]], "X").dtype
+    dtype('float64')
+    >>> check_array([[1.0, float("nan")]], "X")
+    Traceback (most recent call last):
+    ...
+    ValueError: X contains NaN or infinity
+    """
+    from ._array import is_cupy_sparse, on_gpu, to_engine
+
+    is_sparse = sp.issparse(x) or is_cupy_sparse(x)
+    if is_sparse and not sparse:
+        raise TypeError(f"{name} must be a dense array; sparse input is not supported here")
+    if not is_sparse and isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    x = to_engine(x, "gpu" if on_gpu(x) else "cpu")
+    if x.dtype == object or x.dtype.kind in "USV":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if x.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got complex dtype {x.dtype}")
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if is_sparse:
+        x = x.tocsr()
+        if not x.has_canonical_format:
+            x = x.copy()
+            x.sum_duplicates()
+    elif x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got an array of shape {x.shape}")
+    if x.dtype not in [np.dtype(d) for d in dtype]:
+        x = x.astype(dtype[0])
+    if any(s < min_size for s in x.shape):
+        raise ValueError(f"{name} must have at least {min_size} entries along each axis, "
+                         f"got shape {x.shape}")
+    if finite:
+        check_finite(x, name)
+    return x

@@ -1,0 +1,70 @@
+"""Shared fixtures: fresh random inputs (seed printed for replay) and a CPU stand-in for CuPy."""
+
+import importlib
+import os
+import sys
+import types
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng(request):
+    """A NumPy Generator with a fresh seed; the seed is printed so a failure can be replayed.
+
+    Set ``NLA_TEST_SEED`` to replay one.
+    """
+    seed = int(os.environ.get("NLA_TEST_SEED", np.random.SeedSequence().entropy % 2**32))
+    print(f"{request.node.nodeid}: NLA_TEST_SEED={seed}")
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def seed(rng):
+    """A fresh integer seed for nla's own ``random_state`` arguments."""
+    return int(rng.integers(2**63))
+
+
+def _fake_cupy_modules():
+    import scipy.fft
+    import scipy.linalg
+    import scipy.sparse
+
+    cupy = types.ModuleType("cupy")
+    cupy.__getattr__ = lambda name: getattr(np, name)
+    cupy.asnumpy = np.asarray
+    cupy.ndarray = np.ndarray
+    cupy.get_array_module = lambda *a: np
+    cupyx = types.ModuleType("cupyx")
+    cupyx_scipy = types.ModuleType("cupyx.scipy")
+    cupyx.scipy = cupyx_scipy
+    cupyx_scipy.sparse = scipy.sparse
+    cupyx_scipy.fft = scipy.fft
+    cupyx_scipy.linalg = scipy.linalg
+    return {"cupy": cupy, "cupyx": cupyx, "cupyx.scipy": cupyx_scipy,
+            "cupyx.scipy.sparse": scipy.sparse, "cupyx.scipy.fft": scipy.fft,
+            "cupyx.scipy.linalg": scipy.linalg}
+
+
+@pytest.fixture
+def gpu_twin(monkeypatch):
+    """Load ``nla_gpu.<area>`` with NumPy/SciPy standing in for CuPy/cupyx.
+
+    This runs the GPU drivers' array code on the CPU, so their logic is tested against the
+    Numba kernels on every machine. Only code that uses CuPy's NumPy-compatible API can run
+    this way; RawKernels are covered by tests/gpu on a real device.
+    """
+    for name, module in _fake_cupy_modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    loaded = []
+
+    def load(area):
+        name = f"nla_gpu.{area}"
+        sys.modules.pop(name, None)
+        loaded.append(name)
+        return importlib.import_module(name)
+
+    yield load
+    for name in loaded:  # never leave a NumPy-backed nla_gpu module behind
+        sys.modules.pop(name, None)
