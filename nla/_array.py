@@ -155,3 +155,13 @@ def to_host(x):
         return x
     get = getattr(x, "get", None)
     return get() if get is not None else np.asarray(x)
+
+
+def namespaces(engine):
+    """``(array module, sparse module)`` of ``engine``: NumPy/SciPy or CuPy/cupyx."""
+    if engine == "gpu":
+        import cupy
+        import cupyx.scipy.sparse as csp
+
+        return cupy, csp
+    return np, sp

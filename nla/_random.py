@@ -152,6 +152,18 @@ def _count_jit(u, cdf):
 
 
 @njit(inline="always", cache=True)
+def insertion_sort_jit(a, m):
+    """Sort ``a[:m]`` in place (short runs: random supports, touched columns)."""
+    for s in range(1, m):
+        v = a[s]
+        q = s - 1
+        while q >= 0 and a[q] > v:
+            a[q + 1] = a[q]
+            q -= 1
+        a[q + 1] = v
+
+
+@njit(inline="always", cache=True)
 def _floyd_jit(key, row, count, n, out):
     # Floyd's algorithm: `count` distinct values of [0, n), then insertion sort.
     for s in range(count):
@@ -162,13 +174,7 @@ def _floyd_jit(key, row, count, n, out):
                 v = t
                 break
         out[s] = v
-    for s in range(1, count):
-        v = out[s]
-        q = s - 1
-        while q >= 0 and out[q] > v:
-            out[q + 1] = out[q]
-            q -= 1
-        out[q + 1] = v
+    insertion_sort_jit(out, count)
 
 
 @njit(parallel=True, cache=True)

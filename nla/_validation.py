@@ -71,7 +71,12 @@ def check_seed(random_state):
 def check_finite(x, name):
     """Raise if the dense array or sparse matrix ``x`` holds NaN or inf."""
     data = x.data if hasattr(x, "tocsr") else x
-    if data.dtype.kind in "fc" and not bool(np.isfinite(data).all()):
+    if data.dtype.kind not in "fc":
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if bool(np.isfinite(data.sum())):
+            return  # fast path: a finite sum means finite entries (an overflow falls through)
+    if not bool(np.isfinite(data).all()):
         raise ValueError(f"{name} contains NaN or infinity")
 
 
@@ -117,10 +122,15 @@ def check_array(x, name, *, ndim=2, dtype=FLOATS, sparse=False, finite=True, min
     if not is_sparse and isinstance(x, (list, tuple)):
         x = np.asarray(x)
     x = to_engine(x, "gpu" if on_gpu(x) else "cpu")
-    if x.dtype == object or x.dtype.kind in "USV":
+    if x.dtype == object:  # numbers stored as objects are accepted, like scikit-learn does
+        try:
+            x = x.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold real numbers ({exc})") from None
+    if x.dtype.kind in "USV":
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
-    if x.dtype.kind == "c":
-        raise TypeError(f"{name} must be real, got complex dtype {x.dtype}")
+    if x.dtype.kind == "c":  # a ValueError, as scikit-learn raises
+        raise ValueError(f"{name} must be real: Complex data not supported (dtype {x.dtype})")
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
     if is_sparse:
@@ -129,12 +139,15 @@ def check_array(x, name, *, ndim=2, dtype=FLOATS, sparse=False, finite=True, min
             x = x.copy()
             x.sum_duplicates()
     elif x.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got an array of shape {x.shape}")
+        hint = " Reshape your data (X.reshape(-1, 1) for one feature)." if ndim == 2 else ""
+        raise ValueError(f"{name} must be {ndim}-D, got an array of shape {x.shape}.{hint}")
     if x.dtype not in [np.dtype(d) for d in dtype]:
         x = x.astype(dtype[0])
-    if any(s < min_size for s in x.shape):
-        raise ValueError(f"{name} must have at least {min_size} entries along each axis, "
-                         f"got shape {x.shape}")
+    for axis, size in enumerate(x.shape):
+        if size < min_size:  # scikit-learn's wording, which its estimator checks expect
+            what = ("sample(s)", "feature(s)")[axis] if len(x.shape) == 2 else f"entries on axis {axis}"
+            raise ValueError(f"{name} has {size} {what} (shape={tuple(x.shape)}) while a "
+                             f"minimum of {min_size} is required.")
     if finite:
         check_finite(x, name)
     return x

@@ -1,0 +1,316 @@
+"""Numba kernels of the completion area (CPU twin of ``nla_gpu.completion``).
+
+One half-step of alternating minimization solves an independent least-squares problem per
+row: ``min_x ||A x - y||^2 + reg c ||x||^2`` with ``A = F[cols]`` the rows of the other
+factor at the row's ``c`` observed columns and ``y`` the observed values. The kernels run
+parallel over blocks of rows (``prange``); each block gathers its rows' ``A`` once into a
+contiguous scratch buffer, so every later pass over ``A`` is cache friendly. No two threads
+write the same memory.
+
+Solvers (``solver`` codes below):
+
+* ``CHOLESKY``: Gram ``A^T A`` (BLAS, single threaded inside prange), Cholesky, two
+  triangular solves: ``O(c k^2 + k^3)`` per row, exact.
+* ``CG``: conjugate gradients on the normal equations, matrix free (``A^T (A p)`` costs
+  ``2 c k``), warm started from the current factor and stopped when the residual has dropped
+  by the forcing factor ``eta``: ``O(c k)`` per step, a few steps per row.
+* ``SKETCH``: the same CG preconditioned by the Gram of a CountSketch ``S A`` with ``s`` rows
+  (Gu et al.'s sketch-and-precondition solver; pays off only when ``c >> s``, since forming
+  and factoring the sketched Gram costs ``s k^2 + k^3``).
+
+Rows with no observation get a zero solution; rows with fewer than ``k`` observations
+(underdetermined, no ridge) get the minimum-norm solution; a row whose Gram is numerically
+singular or whose CG hits the step cap falls back to the exact path.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .._random import below_jit, hash_jit, sign_jit
+
+CHOLESKY, CG, SKETCH = 0, 1, 2
+SOLVERS = {"cholesky": CHOLESKY, "cg": CG, "sketch": SKETCH}
+
+#: Floating-point flags: reassociation and contraction only (no NaN/inf assumptions), so the
+#: guards against NaN and breakdown keep working.
+_FM = {"reassoc", "contract", "arcp"}
+
+#: Rows per parallel block (each block allocates its scratch once).
+_BLOCK = 32
+
+# Row status codes written to ``status``.
+_OK, _EMPTY, _MIN_NORM, _FALLBACK = 0, 1, 2, 3
+
+
+@njit(cache=True, fastmath=_FM)
+def _dot(a, b):
+    s = 0.0
+    for t in range(a.shape[0]):
+        s += a[t] * b[t]
+    return s
+
+
+@njit(cache=True, fastmath=_FM)
+def _matvec(A, c, p, q):
+    # q[:c] = A[:c] @ p
+    for t in range(c):
+        q[t] = _dot(A[t], p)
+
+
+@njit(cache=True, fastmath=_FM)
+def _rmatvec(A, c, q, out):
+    # out = A[:c].T @ q[:c]
+    out[:] = 0.0
+    for t in range(c):
+        qt = q[t]
+        row = A[t]
+        for a in range(out.shape[0]):
+            out[a] += qt * row[a]
+
+
+@njit(cache=True)
+def _cholesky_inplace(G, tiny):
+    """Lower Cholesky factor of ``G`` in its lower triangle; False if a pivot is <= ``tiny``."""
+    k = G.shape[0]
+    for j in range(k):
+        d = G[j, j]
+        for t in range(j):
+            d -= G[j, t] * G[j, t]
+        if not d > tiny:  # also catches NaN
+            return False
+        d = np.sqrt(d)
+        G[j, j] = d
+        for i in range(j + 1, k):
+            s = G[i, j]
+            for t in range(j):
+                s -= G[i, t] * G[j, t]
+            G[i, j] = s / d
+    return True
+
+
+@njit(cache=True)
+def _cholesky_solve(L, x):
+    """Overwrite ``x`` with ``(L L^T)^{-1} x``."""
+    k = L.shape[0]
+    for i in range(k):
+        s = x[i]
+        for t in range(i):
+            s -= L[i, t] * x[t]
+        x[i] = s / L[i, i]
+    for i in range(k - 1, -1, -1):
+        s = x[i]
+        for t in range(i + 1, k):
+            s -= L[t, i] * x[t]
+        x[i] = s / L[i, i]
+
+
+@njit(cache=True)
+def _exact(A, y, c, ridge, G, x, rel_tiny):
+    """Exact solution into ``x``; returns a status code (``_OK`` or ``_MIN_NORM``)."""
+    k = x.shape[0]
+    if c >= k or ridge > 0.0:
+        Ac = A[:c]
+        np.dot(Ac.T, Ac, G)
+        scale = 0.0
+        for a in range(k):
+            G[a, a] += ridge
+            scale = max(scale, G[a, a])
+        x[:] = np.dot(Ac.T, y[:c])
+        if _cholesky_inplace(G, rel_tiny * scale):
+            _cholesky_solve(G, x)
+            return _OK
+    # underdetermined or singular: minimum-norm least squares (LAPACK gelsd)
+    sol = np.linalg.lstsq(A[:c], y[:c])[0]
+    x[:] = sol
+    return _MIN_NORM
+
+
+@njit(cache=True)
+def _countsketch(A, y, c, i, cols, key, s, SA):
+    # SA[:s] = S A with S a CountSketch: observation t goes to bucket h(i, col) with a sign.
+    SA[:s, :] = 0.0
+    for t in range(c):
+        bits = hash_jit(key, np.uint64(i), np.uint64(cols[t]))
+        h = below_jit(bits, s)
+        sg = 1.0 - 2.0 * np.float64(bits & np.uint64(1))
+        for a in range(A.shape[1]):
+            SA[h, a] += sg * A[t, a]
+
+
+@njit(cache=True, fastmath=_FM)
+def _pcg(A, y, c, ridge, x, eta, floor, max_iter, L, precondition, r, z, p, q, gp):
+    """(Preconditioned) CG on ``(A^T A + ridge I) x = A^T y`` from the warm start ``x``.
+
+    Stops when ``||r|| <= max(eta ||r0||, floor ||A^T y||)``. ``L`` is the Cholesky factor of
+    the preconditioner when ``precondition``. Returns the number of steps, or -1 at the cap.
+    """
+    _rmatvec(A, c, y, gp)                  # gp = b = A^T y
+    bb = _dot(gp, gp)
+    _matvec(A, c, x, q)
+    _rmatvec(A, c, q, r)
+    for a in range(r.shape[0]):
+        r[a] = gp[a] - r[a] - ridge * x[a]
+    rr = _dot(r, r)
+    tol2 = max(eta * eta * rr, floor * floor * bb)
+    if rr <= tol2:
+        return 0
+    z[:] = r
+    if precondition:
+        _cholesky_solve(L, z)
+    rz = _dot(r, z)
+    p[:] = z
+    for it in range(max_iter):
+        _matvec(A, c, p, q)
+        _rmatvec(A, c, q, gp)
+        pgp = _dot(q[:c], q[:c]) + ridge * _dot(p, p)
+        if not pgp > 0.0:
+            return it + 1
+        alpha = rz / pgp
+        for a in range(x.shape[0]):
+            x[a] += alpha * p[a]
+            r[a] -= alpha * (gp[a] + ridge * p[a])
+        rr = _dot(r, r)
+        if rr <= tol2:
+            return it + 1
+        z[:] = r
+        if precondition:
+            _cholesky_solve(L, z)
+        rz_new = _dot(r, z)
+        beta = rz_new / rz
+        rz = rz_new
+        for a in range(p.shape[0]):
+            p[a] = z[a] + beta * p[a]
+    return -1
+
+
+@njit(parallel=True, cache=True)
+def _solve_rows(indptr, indices, data, F, X, solver, eta, floor, max_iter, reg, key, s,
+                rel_tiny, iters, status):
+    m, k = X.shape
+    cmax = 0
+    for i in range(m):
+        cmax = max(cmax, indptr[i + 1] - indptr[i])
+    n_blocks = (m + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
+        A = np.empty((max(cmax, 1), k), dtype=F.dtype)
+        y = np.empty(max(cmax, 1), dtype=F.dtype)
+        G = np.empty((k, k), dtype=F.dtype)
+        SA = np.empty((max(s, 1), k), dtype=F.dtype)
+        x = np.empty(k, dtype=F.dtype)
+        r = np.empty(k, dtype=F.dtype)
+        z = np.empty(k, dtype=F.dtype)
+        p = np.empty(k, dtype=F.dtype)
+        gp = np.empty(k, dtype=F.dtype)
+        q = np.empty(max(cmax, 1), dtype=F.dtype)
+        for i in range(blk * _BLOCK, min(m, (blk + 1) * _BLOCK)):
+            a0, c = indptr[i], indptr[i + 1] - indptr[i]
+            iters[i] = 0
+            if c == 0:
+                X[i, :] = 0.0
+                status[i] = _EMPTY
+                continue
+            for t in range(c):
+                A[t, :] = F[indices[a0 + t]]
+                y[t] = data[a0 + t]
+            ridge = reg * c
+            if solver == CHOLESKY or (c < k and ridge == 0.0):
+                status[i] = _exact(A, y, c, ridge, G, x, rel_tiny)
+                X[i, :] = x
+                continue
+            x[:] = X[i]
+            precondition = False
+            if solver == SKETCH:
+                if c > s:  # sketch the rows of A; else A itself is already small
+                    _countsketch(A, y, c, i, indices[a0:a0 + c], key, s, SA)
+                    np.dot(SA[:s].T, SA[:s], G)
+                else:
+                    np.dot(A[:c].T, A[:c], G)
+                scale = 0.0
+                for a in range(k):
+                    G[a, a] += ridge
+                    scale = max(scale, G[a, a])
+                precondition = _cholesky_inplace(G, rel_tiny * scale)
+            steps = _pcg(A, y, c, ridge, x, eta, floor, max_iter, G, precondition, r, z, p, q,
+                         gp)
+            if steps < 0:  # hit the cap: solve this row exactly
+                iters[i] = max_iter
+                status[i] = max(_FALLBACK, _exact(A, y, c, ridge, G, x, rel_tiny))
+            else:
+                status[i] = _OK
+                iters[i] = steps
+            X[i, :] = x
+
+
+def solve_rows(indptr, indices, data, F, X, solver, *, eta=0.1, floor=0.0, max_iter=50,
+               reg=0.0, key=0, sketch_size=0):
+    """Solve every row problem of one half-step, overwriting ``X`` (the warm start).
+
+    Parameters
+    ----------
+    indptr, indices, data : ndarray
+        CSR arrays of the observations, one row per problem (``indices`` index rows of ``F``).
+    F : ndarray, shape (n, k)
+        The fixed factor (C-contiguous).
+    X : ndarray, shape (m, k)
+        Warm start on entry (used by ``'cg'`` and ``'sketch'``), solutions on exit.
+    solver : {'cholesky', 'cg', 'sketch'}
+    eta, floor : float
+        Forcing factor (relative to the warm start's residual) and absolute floor (relative
+        to ``||A^T y||``) of the iterative solvers' stopping test.
+    max_iter : int
+        CG step cap per row; a row that hits it is solved exactly.
+    reg : float
+        Ridge ``reg * c`` for a row with ``c`` observations (ALS-WR scaling).
+    key : int
+        Hash key of the CountSketch (``'sketch'``).
+    sketch_size : int
+        Rows of the CountSketch (``'sketch'``).
+
+    Returns
+    -------
+    X : ndarray
+        The solutions (the same array).
+    iters : ndarray of int32
+        CG steps per row (0 for exact solves).
+    status : ndarray of int8
+        0 solved, 1 empty row (zero solution), 2 minimum-norm, 3 CG cap reached (solved
+        exactly).
+    """
+    m = X.shape[0]
+    iters = np.zeros(m, dtype=np.int32)
+    status = np.zeros(m, dtype=np.int8)
+    _solve_rows(indptr, indices, data, F, X, SOLVERS[solver], float(eta), float(floor),
+                int(max_iter), float(reg), np.uint64(key), int(sketch_size),
+                1e3 * float(np.finfo(X.dtype).eps), iters, status)
+    return X, iters, status
+
+
+@njit(parallel=True, cache=True)
+def _observed_sse(indptr, indices, data, U, V):
+    m = U.shape[0]
+    total = 0.0
+    for i in prange(m):
+        acc = 0.0
+        for t in range(indptr[i], indptr[i + 1]):
+            e = _dot(U[i], V[indices[t]]) - data[t]
+            acc += e * e
+        total += acc
+    return total
+
+
+def observed_sse(indptr, indices, data, U, V):
+    """``sum over observations (i, j) of (U[i] . V[j] - value)^2`` (CSR by rows of ``U``)."""
+    return float(_observed_sse(indptr, indices, data, U, V))
+
+
+@njit(parallel=True, cache=True)
+def _predict(rows, cols, U, V, out):
+    for t in prange(rows.shape[0]):
+        out[t] = _dot(U[rows[t]], V[cols[t]])
+
+
+def predict(rows, cols, U, V):
+    """``U[rows[t]] . V[cols[t]]`` for every ``t`` (gather-dot)."""
+    out = np.empty(rows.shape[0], dtype=U.dtype)
+    _predict(rows, cols, U, V, out)
+    return out

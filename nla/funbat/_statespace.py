@@ -1,0 +1,220 @@
+"""Matérn Gaussian processes as linear state-space chains, and exact smoothing on them (Numba).
+
+A Matérn-ν GP with ν = p + 1/2 is the first coordinate of a d = p + 1 dimensional linear SDE.
+Sampled at sorted coordinates it becomes the Markov chain ``s_j = A(Δ_j) s_{j-1} + q_j`` with
+``q_j ~ N(0, Q(Δ_j))`` and ``s_1 ~ N(0, P∞)``. This module holds the closed forms of ``A`` and
+``Q`` (no matrix exponential), the Kalman filter + Rauch-Tung-Striebel smoother for one mode of
+FunBaT, and exact interpolation / extrapolation of the smoothed chain to arbitrary coordinates.
+
+The ``r`` latent functions of a mode are independent a priori and share one kernel; the state
+of the mode stacks them component-major: index ``c * d + i`` is derivative ``i`` of component
+``c``, so the observation matrix ``H`` picks the indices ``c * d``. Pseudo-observations of the
+``r`` function values are Gaussian factors ``exp(-u'Λu/2 + η'u)`` given in natural parameters,
+which may be singular (or zero), so the filter uses the information form of the update.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+#: Kernel codes used by the kernels (``kernel`` strings map to these).
+MATERN12 = 0
+MATERN32 = 1
+KERNEL_CODES = {"matern12": MATERN12, "matern32": MATERN32}
+
+
+@njit(cache=True)
+def state_dim(kind):
+    """State dimension d of one latent function (1 for Matérn-1/2, 2 for Matérn-3/2)."""
+    return 1 if kind == MATERN12 else 2
+
+
+@njit(cache=True)
+def stationary_cov(kind, ell, var):
+    """P∞ (d x d), the stationary state covariance (solves F P + P F' + L Qc L' = 0)."""
+    d = state_dim(kind)
+    P = np.zeros((d, d))
+    P[0, 0] = var
+    if kind == MATERN32:
+        lam = np.sqrt(3.0) / ell
+        P[1, 1] = lam * lam * var
+    return P
+
+
+@njit(cache=True)
+def transition(kind, ell, var, delta):
+    """``(A, Q)`` for a step ``delta >= 0``: A = expm(F delta), Q = P∞ - A P∞ A'."""
+    d = state_dim(kind)
+    A = np.empty((d, d))
+    Q = np.empty((d, d))
+    if kind == MATERN12:
+        e = np.exp(-delta / ell)
+        A[0, 0] = e
+        Q[0, 0] = var * (1.0 - e * e)
+        return A, Q
+    lam = np.sqrt(3.0) / ell
+    x = lam * delta
+    e1 = np.exp(-x)
+    A[0, 0] = e1 * (1.0 + x)
+    A[0, 1] = e1 * delta
+    A[1, 0] = -e1 * lam * x
+    A[1, 1] = e1 * (1.0 - x)
+    e2 = e1 * e1
+    # 1 - e2 * (...) written with expm1 keeps Q accurate (and PSD) for tiny steps.
+    Q[0, 0] = var * (-np.expm1(-2.0 * x) - e2 * (2.0 * x + 2.0 * x * x))
+    Q[0, 1] = 2.0 * var * lam * x * x * e2
+    Q[1, 0] = Q[0, 1]
+    Q[1, 1] = var * lam * lam * (-np.expm1(-2.0 * x) - e2 * (-2.0 * x + 2.0 * x * x))
+    return A, Q
+
+
+@njit(cache=True)
+def _blockdiag(block, r):
+    # I_r ⊗ block: the stacked state of r independent components.
+    d = block.shape[0]
+    out = np.zeros((d * r, d * r))
+    for c in range(r):
+        out[c * d:(c + 1) * d, c * d:(c + 1) * d] = block
+    return out
+
+
+@njit(cache=True)
+def _symmetrize(P):
+    n = P.shape[0]
+    for a in range(n):
+        for b in range(a + 1, n):
+            v = 0.5 * (P[a, b] + P[b, a])
+            P[a, b] = v
+            P[b, a] = v
+
+
+@njit(cache=True)
+def _stacked_transition(kind, ell, var, delta, r):
+    A, Q = transition(kind, ell, var, delta)
+    return _blockdiag(A, r), _blockdiag(Q, r)
+
+
+@njit(cache=True)
+def kalman_smoother(gaps, lam, eta, kind, ell, var):
+    """Kalman filter + RTS smoother of one mode over its sorted unique coordinates.
+
+    Parameters
+    ----------
+    gaps : (J,) float64
+        ``c_j - c_{j-1}`` (``gaps[0]`` unused).
+    lam, eta : (J, r, r), (J, r) float64
+        Natural parameters of the pseudo-observation of the r function values at each
+        coordinate (summed messages); ``lam`` symmetric PSD, possibly singular.
+    kind, ell, var : int, float, float
+        Kernel code, lengthscale and variance.
+
+    Returns
+    -------
+    mf, Pf, ms, Ps : (J, D), (J, D, D), (J, D), (J, D, D)
+        Filtered and smoothed state means and covariances (D = d r).
+    """
+    J, r = eta.shape
+    d = state_dim(kind)
+    D = d * r
+    hidx = np.arange(r) * d
+    mf = np.zeros((J, D))
+    Pf = np.zeros((J, D, D))
+    mp = np.zeros((J, D))
+    Pp = np.zeros((J, D, D))
+    As = np.zeros((J, D, D))
+    Pinf = _blockdiag(stationary_cov(kind, ell, var), r)
+    rhs = np.empty((r, r + 1))
+    for j in range(J):
+        if j == 0:
+            Pp[0] = Pinf
+        else:
+            A, Q = _stacked_transition(kind, ell, var, gaps[j], r)
+            As[j] = A
+            mp[j] = A @ mf[j - 1]
+            Pp[j] = A @ Pf[j - 1] @ A.T + Q
+            _symmetrize(Pp[j])
+        # Information-form update: with B = H P- H' and M = I + Λ B,
+        # m = m- + P-H' M^-1 (η - Λ H m-),  P = P- - P-H' (M^-1 Λ) H P-.
+        PHt = np.ascontiguousarray(Pp[j][:, hidx])
+        B = np.ascontiguousarray(PHt[hidx, :])
+        L = lam[j]
+        M = L @ B
+        for a in range(r):
+            M[a, a] += 1.0
+        hm = mp[j][hidx]
+        rhs[:, 0] = eta[j] - L @ hm
+        rhs[:, 1:] = L
+        X = np.linalg.solve(M, rhs)
+        S = np.ascontiguousarray(X[:, 1:])
+        _symmetrize(S)  # M^-1 Λ = (Λ^-1 + B)^-1 is symmetric
+        mf[j] = mp[j] + PHt @ np.ascontiguousarray(X[:, 0])
+        Pf[j] = Pp[j] - PHt @ S @ PHt.T
+        _symmetrize(Pf[j])
+    ms = mf.copy()
+    Ps = Pf.copy()
+    for j in range(J - 2, -1, -1):
+        A = As[j + 1]
+        # G = Pf A' Pp^-1, computed by a solve with the (symmetric) predicted covariance.
+        G = np.linalg.solve(Pp[j + 1], A @ Pf[j]).T
+        ms[j] = mf[j] + G @ (ms[j + 1] - mp[j + 1])
+        Ps[j] = Pf[j] + G @ (Ps[j + 1] - Pp[j + 1]) @ G.T
+        _symmetrize(Ps[j])
+    return mf, Pf, ms, Ps
+
+
+@njit(cache=True, parallel=True)
+def interpolate(xq, coords, mf, Pf, ms, Ps, kind, ell, var):
+    """Posterior marginals of the r functions of a mode at arbitrary coordinates ``xq``.
+
+    Exact for the linear-Gaussian chain: a training coordinate returns the smoothed marginal;
+    between two training coordinates the query is inserted into the chain (filtered left
+    neighbour, smoothed right neighbour); right of the data the chain is run forward; left of
+    it the stationary chain is run backwards in time (never with expm(-F Δ)).
+
+    Returns
+    -------
+    mean, cov : (M, r), (M, r, r)
+    """
+    M = xq.shape[0]
+    J = coords.shape[0]
+    d = state_dim(kind)
+    D = mf.shape[1]
+    r = D // d
+    hidx = np.arange(r) * d
+    Pinf = _blockdiag(stationary_cov(kind, ell, var), r)
+    pinf_inv = np.zeros(D)
+    for a in range(D):
+        pinf_inv[a] = 1.0 / Pinf[a, a]  # P∞ is diagonal
+    mean = np.empty((M, r))
+    cov = np.empty((M, r, r))
+    for t in prange(M):
+        x = xq[t]
+        j = np.searchsorted(coords, x)  # coords[j-1] < x <= coords[j]
+        if j < J and coords[j] == x:
+            m = ms[j].copy()
+            P = Ps[j].copy()
+        elif j == J:
+            A, Q = _stacked_transition(kind, ell, var, x - coords[J - 1], r)
+            m = A @ ms[J - 1]
+            P = A @ Ps[J - 1] @ A.T + Q
+        elif j == 0:
+            A, Q = _stacked_transition(kind, ell, var, coords[0] - x, r)
+            # Backward kernel of the stationary chain: s(x) | s(c_1) has gain P∞ A' P∞^-1.
+            G = Pinf @ A.T
+            for b in range(D):
+                G[:, b] *= pinf_inv[b]
+            m = G @ ms[0]
+            P = Pinf + G @ (Ps[0] - Pinf) @ G.T
+        else:
+            A1, Q1 = _stacked_transition(kind, ell, var, x - coords[j - 1], r)
+            A2, Q2 = _stacked_transition(kind, ell, var, coords[j] - x, r)
+            m0 = A1 @ mf[j - 1]
+            P0 = A1 @ Pf[j - 1] @ A1.T + Q1
+            Pn = A2 @ P0 @ A2.T + Q2
+            G = np.linalg.solve(Pn, A2 @ P0).T
+            m = m0 + G @ (ms[j] - A2 @ m0)
+            P = P0 + G @ (Ps[j] - Pn) @ G.T
+        for a in range(r):
+            mean[t, a] = m[hidx[a]]
+            for b in range(r):
+                cov[t, a, b] = 0.5 * (P[hidx[a], hidx[b]] + P[hidx[b], hidx[a]])
+    return mean, cov

@@ -1,0 +1,164 @@
+"""Numba kernels of the random-projection area (CPU twin of ``nla_gpu.random_projection``).
+
+Every function takes and returns SciPy/NumPy objects; ``nla_gpu.random_projection`` has the
+same names on CuPy objects. All loops are parallel over output rows, so no two threads write
+the same memory and no atomics are needed.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from numba import get_num_threads, njit, prange
+
+from .._random import insertion_sort_jit, sparse_sign_rows
+
+
+def generate(seed, n_rows, n_cols, density, scale, dtype):
+    """The ``n_rows x n_cols`` very sparse sign matrix of ``seed`` as a CSR matrix."""
+    indptr, indices, data = sparse_sign_rows(seed, 0, n_rows, n_cols, density, scale, dtype)
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+
+
+@njit(parallel=True, cache=True)
+def _gather(X, cp, ci, cd, out):
+    # out[i, c] = sum over the stored features j of component c of cd * X[i, j]. Four rows of
+    # X share each load of (index, value) of R; their rows stay cache resident.
+    n = X.shape[0]
+    for b in prange((n + 3) // 4):
+        i = 4 * b
+        if i + 4 <= n:
+            x0, x1, x2, x3 = X[i], X[i + 1], X[i + 2], X[i + 3]
+            for c in range(cp.shape[0] - 1):
+                a0 = a1 = a2 = a3 = 0.0
+                for t in range(cp[c], cp[c + 1]):
+                    j, v = ci[t], cd[t]
+                    a0 += v * x0[j]
+                    a1 += v * x1[j]
+                    a2 += v * x2[j]
+                    a3 += v * x3[j]
+                out[i, c], out[i + 1, c], out[i + 2, c], out[i + 3, c] = a0, a1, a2, a3
+        else:
+            for r in range(i, n):
+                for c in range(cp.shape[0] - 1):
+                    a = 0.0
+                    for t in range(cp[c], cp[c + 1]):
+                        a += cd[t] * X[r, ci[t]]
+                    out[r, c] = a
+
+
+def project_dense(X, components):
+    """``X @ components.T`` for dense ``X`` (n x D) and CSR ``components`` (k x D)."""
+    X = np.ascontiguousarray(X)
+    out = np.empty((X.shape[0], components.shape[0]), dtype=X.dtype)
+    _gather(X, components.indptr, components.indices, components.data, out)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _scatter(xp, xi, xd, rp, ri, rd, out):
+    # out[i] = sum over stored (j, x) of row i of X of x * R[j]: each thread owns its rows.
+    for i in prange(out.shape[0]):
+        for t in range(xp[i], xp[i + 1]):
+            j = xi[t]
+            x = xd[t]
+            for u in range(rp[j], rp[j + 1]):
+                out[i, ri[u]] += x * rd[u]
+
+
+@njit(cache=True)
+def _scatter_row(xp, xi, xd, rp, ri, rd, i, buf, mark, touched):
+    # Row i of X @ R into the dense buffer `buf`; `mark[c] == i` flags columns already touched.
+    m = 0
+    for t in range(xp[i], xp[i + 1]):
+        j = xi[t]
+        x = xd[t]
+        for u in range(rp[j], rp[j + 1]):
+            c = ri[u]
+            if mark[c] != i:
+                mark[c] = i
+                touched[m] = c
+                m += 1
+            buf[c] += x * rd[u]
+    return m
+
+
+@njit(parallel=True, cache=True)
+def _spgemm(xp, xi, xd, rp, ri, rd, k, n_chunks, counts, indptr, indices, data, fill):
+    # Gustavson row-by-row product with a dense accumulator per chunk of rows. Run twice:
+    # once to count the nonzeros of each row (fill=False), once to write them (fill=True).
+    n = xp.shape[0] - 1
+    for ch in prange(n_chunks):
+        buf = np.zeros(k, dtype=data.dtype)
+        touched = np.empty(k, dtype=np.int64)
+        mark = np.full(k, -1, dtype=np.int64)
+        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+            m = _scatter_row(xp, xi, xd, rp, ri, rd, i, buf, mark, touched)
+            if m * m <= 4 * k:  # few columns: sort them; many: collect them in column order
+                insertion_sort_jit(touched, m)
+            else:
+                m = 0
+                for c in range(k):
+                    if mark[c] == i:
+                        touched[m] = c
+                        m += 1
+            pos = indptr[i] if fill else 0
+            for q in range(m):
+                c = touched[q]
+                if buf[c] != 0.0:
+                    if fill:
+                        indices[pos] = c
+                        data[pos] = buf[c]
+                    pos += 1
+                buf[c] = 0.0
+            if not fill:
+                counts[i] = pos
+
+
+def project_sparse(X, R, dense_output):
+    """``X @ R`` for CSR ``X`` (n x D) and CSR ``R`` (D x k), dense or CSR result."""
+    n, k = X.shape[0], R.shape[1]
+    args = (X.indptr, X.indices, X.data, R.indptr, R.indices, R.data.astype(X.dtype, copy=False))
+    if dense_output:
+        out = np.zeros((n, k), dtype=X.dtype)
+        _scatter(*args, out)
+        return out
+    chunks = max(1, min(n, 8 * get_num_threads()))
+    counts = np.zeros(n, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    empty = np.empty(0, dtype=X.dtype)
+    _spgemm(*args, k, chunks, counts, indptr, empty.astype(np.int64), empty, False)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    data = np.empty(indptr[-1], dtype=X.dtype)
+    _spgemm(*args, k, chunks, counts, indptr, indices, data, True)
+    return sp.csr_matrix((data, indices, indptr), shape=(n, k))
+
+
+@njit(parallel=True, cache=True)
+def _propagate(ap, ai, ad, N, out, acc, weight, normalize):
+    # out = A @ N row by row; while the row is hot, add weight * (row / ||row||) to acc.
+    d = N.shape[1]
+    for i in prange(N.shape[0]):
+        row = out[i]
+        row[:] = 0.0
+        for t in range(ap[i], ap[i + 1]):
+            a = ad[t]
+            src = N[ai[t]]
+            for c in range(d):
+                row[c] += a * src[c]
+        if weight != 0.0:
+            scale = weight
+            if normalize:
+                norm = 0.0
+                for c in range(d):
+                    norm += np.float64(row[c]) * row[c]
+                scale = weight / np.sqrt(norm) if norm > 0.0 else 0.0
+            for c in range(d):
+                acc[i, c] += scale * row[c]
+
+
+def propagate(A, N, acc, weight, normalize):
+    """``A @ N`` (CSR times dense), adding ``weight * rownorm(A @ N)`` to ``acc`` in place."""
+    out = np.empty_like(N)
+    _propagate(A.indptr, A.indices, A.data.astype(N.dtype, copy=False), N, out, acc,
+               float(weight), bool(normalize))
+    return out

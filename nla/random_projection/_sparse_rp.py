@@ -1,0 +1,237 @@
+"""Very sparse random projection (Li, Hastie & Church 2006), scikit-learn compatible."""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._array import Origin, engine_of, kernels, to_host
+from .._estimator import BaseEstimator, check_is_fitted
+from .._validation import check_array, check_int, check_scalar, check_seed
+
+
+class DataDimensionalityWarning(UserWarning):
+    """The requested projection does not reduce the dimension (as in scikit-learn)."""
+
+
+def johnson_lindenstrauss_min_dim(n_samples, *, eps=0.1):
+    """Smallest dimension that keeps ``n_samples`` points an ``eps``-embedding (JL lemma).
+
+    ``k >= 4 log(n) / (eps^2 / 2 - eps^3 / 3)``: with it, a random projection keeps every
+    squared pairwise distance within ``(1 +- eps)`` with high probability. The bound depends
+    on the number of samples only, not on their dimension. Same formula and conventions as
+    :func:`sklearn.random_projection.johnson_lindenstrauss_min_dim`.
+
+    Parameters
+    ----------
+    n_samples : int or array-like of int
+        Number of points (> 0).
+    eps : float or array-like of float
+        Distortion, in (0, 1).
+
+    Returns
+    -------
+    int or ndarray of int64
+
+    Examples
+    --------
+    >>> johnson_lindenstrauss_min_dim(1_000_000, eps=0.5)
+    663
+    >>> johnson_lindenstrauss_min_dim(25, eps=0.1)
+    2759
+    """
+    eps_arr = np.asarray(eps, dtype=np.float64)
+    n_arr = np.asarray(n_samples)
+    if n_arr.dtype.kind not in "iu" and not (n_arr.dtype.kind == "f"
+                                             and np.all(n_arr == np.round(n_arr))):
+        raise TypeError(f"n_samples must be integer, got {n_samples!r}")
+    if not np.all(np.isfinite(eps_arr)) or np.any(eps_arr <= 0) or np.any(eps_arr >= 1):
+        raise ValueError(f"eps must be in (0, 1), got {eps!r}")
+    if np.any(n_arr <= 0):
+        raise ValueError(f"n_samples must be > 0, got {n_samples!r}")
+    k = 4 * np.log(n_arr) / (eps_arr**2 / 2 - eps_arr**3 / 3)
+    k = k.astype(np.int64)
+    return int(k) if k.ndim == 0 else k
+
+
+class SparseRandomProjection(BaseEstimator):
+    """Very sparse random projection, generated on the fly from a counter-based seed.
+
+    The projection matrix ``R`` (``n_features x n_components``) has independent entries
+    ``+-sqrt(s / n_components)`` with probability ``1 / (2 s)`` each and ``0`` otherwise,
+    ``s = 1 / density``. Row ``j`` of ``R`` is a function of ``(seed, j)`` only, built in time
+    proportional to its nonzeros, so the same ``random_state`` gives the same matrix with any
+    number of threads and on the CPU and GPU. ``R`` is stored sparse (never dense).
+
+    Parameters
+    ----------
+    n_components : int or 'auto'
+        Target dimension. ``'auto'`` uses :func:`johnson_lindenstrauss_min_dim` of the number
+        of samples seen in ``fit`` and ``eps`` (an error if that exceeds ``n_features``).
+    density : float in (0, 1] or 'auto'
+        Probability that an entry is nonzero; ``'auto'`` is ``1 / sqrt(n_features)`` (Li et al.).
+        ``1`` gives a dense Rademacher projection.
+    eps : float
+        JL distortion used when ``n_components='auto'``, in (0, 1).
+    dense_output : bool
+        Return a dense array for sparse input too. A sparse input with ``False`` gives CSR.
+    compute_inverse_components : bool
+        Store the pseudo-inverse of the components at fit (for ``inverse_transform``).
+    random_state : None, int, RandomState or Generator
+        Seed of the counter-based generator (see :func:`nla._validation.check_seed`).
+
+    Attributes
+    ----------
+    n_components_ : int
+    density_ : float
+    components_ : scipy.sparse.csr_matrix of shape (n_components_, n_features_in_)
+        The projection, transposed (scikit-learn layout): ``transform(X) = X @ components_.T``.
+    seed_ : int
+        The 64-bit seed the components were generated from.
+    n_features_in_ : int
+    inverse_components_ : ndarray, only with ``compute_inverse_components``
+
+    Notes
+    -----
+    Dense input runs a gather kernel (each output entry sums the ``~n_features * density``
+    stored entries of one component against one input row); CSR input scatters rows of ``R``
+    (a Gustavson product when the output is sparse). Both are parallel over samples. float32
+    input stays float32. CuPy (or CUDA torch) input runs on the GPU with the same matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((100, 10_000))
+    >>> rp = SparseRandomProjection(n_components=256, random_state=0).fit(X)
+    >>> rp.transform(X).shape, round(rp.density_, 4)
+    ((100, 256), 0.01)
+    """
+
+    _estimator_type = "transformer"
+
+    def __init__(self, n_components="auto", *, density="auto", eps=0.1, dense_output=False,
+                 compute_inverse_components=False, random_state=None):
+        self.n_components = n_components
+        self.density = density
+        self.eps = eps
+        self.dense_output = dense_output
+        self.compute_inverse_components = compute_inverse_components
+        self.random_state = random_state
+
+    def _input_tags(self):
+        return {"sparse": True}
+
+    def fit(self, X, y=None):
+        """Draw the projection for data shaped like ``X`` (only its shape and dtype are used).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._fit(check_array(X, "X", sparse=True))
+        return self
+
+    def _fit(self, X):
+        n_samples, n_features = X.shape
+        eps = check_scalar(self.eps, "eps", low=0, high=1, low_open=True, high_open=True)
+        if isinstance(self.n_components, str) and self.n_components == "auto":
+            k = johnson_lindenstrauss_min_dim(n_samples, eps=eps)
+            if k <= 0:
+                raise ValueError(f"eps={eps} and n_samples={n_samples} give a target dimension "
+                                 f"of {k}; n_components='auto' needs more than 1 sample")
+            if k > n_features:
+                raise ValueError(
+                    f"eps={eps} and n_samples={n_samples} give n_components={k}, more than "
+                    f"n_features={n_features}: the projection would not reduce the dimension; "
+                    "pass n_components explicitly or a larger eps")
+        else:
+            k = check_int(self.n_components, "n_components", low=1)
+            if k > n_features:
+                warnings.warn(f"n_components={k} is larger than n_features={n_features}: "
+                              "the dimension is not reduced", DataDimensionalityWarning,
+                              stacklevel=2)
+        if isinstance(self.density, str) and self.density == "auto":
+            density = 1.0 / np.sqrt(n_features)
+        else:
+            density = check_scalar(self.density, "density", low=0, high=1, low_open=True)
+        self.seed_ = check_seed(self.random_state)
+        self._projections = {}
+        self.n_components_ = k
+        self.density_ = float(density)
+        self.n_features_in_ = n_features
+        self.components_ = self._generate("cpu", X.dtype)[1]
+        if self.compute_inverse_components:
+            self.inverse_components_ = np.linalg.pinv(self.components_.toarray())
+
+    def _generate(self, engine, dtype):
+        # (R, R^T) as CSR on `engine` in `dtype`, cached. A GPU copy is generated on the device
+        # from the same seed (identical bits), never transferred.
+        key = (engine, np.dtype(dtype).name)
+        cache = self.__dict__.setdefault("_projections", {})
+        if key not in cache:
+            scale = np.sqrt(1.0 / self.density_) / np.sqrt(self.n_components_)
+            R = kernels("random_projection", engine).generate(
+                self.seed_, self.n_features_in_, self.n_components_, self.density_, scale, dtype)
+            cache[key] = (R, R.T.tocsr())
+        return cache[key]
+
+    def transform(self, X):
+        """Project ``X``: ``X @ components_.T``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        array of shape (n_samples, n_components_)
+            Dense for dense input (in the caller's framework); CSR for sparse input unless
+            ``dense_output``.
+        """
+        check_is_fitted(self, "components_")
+        origin = Origin(X)
+        X = check_array(X, "X", sparse=True)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input")
+        return origin.restore(self._transform(X))
+
+    def _transform(self, X):
+        engine = engine_of(X)
+        K = kernels("random_projection", engine)
+        R, components = self._generate(engine, X.dtype)
+        if hasattr(X, "tocsr"):
+            return K.project_sparse(X, R, bool(self.dense_output))
+        return K.project_dense(X, components)
+
+    def fit_transform(self, X, y=None):
+        """``fit(X).transform(X)``, validating ``X`` once."""
+        origin = Origin(X)
+        X = check_array(X, "X", sparse=True)
+        self._fit(X)
+        return origin.restore(self._transform(X))
+
+    def inverse_transform(self, X):
+        """Map projected data back: ``X @ pinv(components_).T`` (dense, ``n x n_features``)."""
+        check_is_fitted(self, "components_")
+        X = check_array(X, "X", sparse=True)
+        if X.shape[1] != self.n_components_:
+            raise ValueError(f"X has {X.shape[1]} columns, expected n_components_="
+                             f"{self.n_components_}")
+        inverse = getattr(self, "inverse_components_", None)
+        if inverse is None:
+            inverse = np.linalg.pinv(self.components_.toarray())
+        X = to_host(X)
+        out = X @ inverse.T
+        return np.asarray(out.toarray() if sp.issparse(out) else out)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names ``sparserandomprojection0, ...``."""
+        check_is_fitted(self, "components_")
+        return np.asarray([f"sparserandomprojection{i}" for i in range(self.n_components_)],
+                          dtype=object)

@@ -1,0 +1,87 @@
+"""Shared pieces of the sampling drivers: argument checks and a rank-revealing orthonormal basis.
+
+Every score in this package (leverage, Lewis weight, sensitivity) depends only on the column
+space of ``A``, so all drivers start from an orthonormal basis ``U`` of ``col(A)``: that
+keeps the iterations well conditioned whatever the conditioning of ``A`` itself.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.linalg as sla
+
+from .._array import namespaces, to_host
+
+#: CholeskyQR2 is used when the Gram matrix is at most this ill-conditioned (cond(A) <= 1e6);
+#: beyond it the Gram matrix loses too many digits and Householder QR takes over.
+_GRAM_COND_MAX = 1e12
+
+
+def check_p(p, name="p"):
+    """``p`` as a float in ``[1, inf)``; NaN, infinity and ``p < 1`` raise ``ValueError``."""
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {p!r}")
+    p = float(p)
+    if not np.isfinite(p):
+        raise ValueError(f"{name} must be finite (p = inf has no sampling theory here), got {p}")
+    if p < 1:
+        raise ValueError(f"{name} must be >= 1 (the l_p sampling guarantees need p >= 1), got {p}")
+    return p
+
+
+def nonzero_rows(A, xp):
+    """Boolean mask of the rows of ``A`` with a nonzero entry (zero rows get score 0)."""
+    return xp.any(A != 0, axis=1)
+
+
+def default_rcond(shape):
+    return max(shape) * np.finfo(np.float64).eps
+
+
+def orthonormal_basis(A, K, rcond=None):
+    """Orthonormal basis of ``col(A)`` and the numerical rank.
+
+    Parameters
+    ----------
+    A : (n, d) float64 engine array
+    K : kernel module of the engine
+    rcond : float or None
+        Singular values below ``rcond * s_max`` count as zero (default ``max(n, d) * eps``).
+
+    Returns
+    -------
+    U : (n, r) engine array with orthonormal columns spanning ``col(A)``
+    rank : int
+    s : (d,) host array of the singular values of ``A`` (descending)
+
+    Notes
+    -----
+    Well-conditioned full-rank input uses CholeskyQR2 (two Gram matrices and two triangular
+    products, all BLAS-3); otherwise Householder QR followed by an SVD of the small ``R``,
+    ``R = W S V^T``, so that ``U = Q W[:, :r]`` spans the numerically significant directions.
+    """
+    n, d = A.shape
+    rcond = default_rcond(A.shape) if rcond is None else rcond
+    G = to_host(K.gram(A))
+    ev = np.linalg.eigvalsh(G)
+    if d <= n and ev[0] > 0 and ev[-1] <= _GRAM_COND_MAX * ev[0]:
+        R1 = np.linalg.cholesky(G).T
+        U1 = A @ _as_engine(sla.solve_triangular(R1, np.eye(d)), A)
+        R2 = np.linalg.cholesky(to_host(K.gram(U1))).T
+        U = U1 @ _as_engine(sla.solve_triangular(R2, np.eye(d)), A)
+        s = np.linalg.svd(R2 @ R1, compute_uv=False)
+        return U, d, s
+    Q, R = K.householder_qr(A)
+    W, s, _ = np.linalg.svd(to_host(R))
+    rank = int(np.sum(s > rcond * s[0])) if s.size and s[0] > 0 else 0
+    if rank < Q.shape[1]:  # full rank: Q itself is a basis; otherwise keep the top directions
+        Q = Q @ _as_engine(W[:, :rank], A)
+    return Q, rank, s
+
+
+def _as_engine(M, like):
+    """The small host matrix ``M`` on the engine of ``like`` (a no-op for NumPy)."""
+    if isinstance(like, np.ndarray):
+        return M
+    xp = namespaces("gpu")[0]
+    return xp.asarray(M)

@@ -1,0 +1,38 @@
+"""CuPy kernels of the random-projection area (GPU twin of ``nla.random_projection._kernels``).
+
+The sparse sign matrix is generated on the device by the same counter-based hash as the CPU
+(integer arithmetic only), so both engines use bit-identical matrices. Products go through
+cuSPARSE (``cupyx.scipy.sparse``); row normalization is elementwise CuPy code.
+"""
+
+import cupy
+import cupyx.scipy.sparse as csp
+
+from nla._random import sparse_sign_rows_xp
+from nla.random_projection._fastrp import add_normalized_rows
+
+
+def generate(seed, n_rows, n_cols, density, scale, dtype):
+    """The ``n_rows x n_cols`` very sparse sign matrix of ``seed`` as a cupyx CSR matrix."""
+    indptr, indices, data = sparse_sign_rows_xp(cupy, seed, 0, n_rows, n_cols, density, scale,
+                                                dtype)
+    return csp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+
+
+def project_dense(X, components):
+    """``X @ components.T`` as ``(components @ X.T).T`` (cuSPARSE SpMM)."""
+    return cupy.ascontiguousarray((components @ X.T).T)
+
+
+def project_sparse(X, R, dense_output):
+    """``X @ R`` for CSR ``X`` and ``R`` (cuSPARSE SpGEMM), dense or CSR result."""
+    out = X @ R.astype(X.dtype)
+    return out.toarray() if dense_output else out.tocsr()
+
+
+def propagate(A, N, acc, weight, normalize):
+    """``A @ N`` (cuSPARSE SpMM), adding ``weight * rownorm(A @ N)`` to ``acc`` in place."""
+    out = A.astype(N.dtype) @ N
+    if weight != 0.0:
+        add_normalized_rows(acc, out, weight, normalize)
+    return out

@@ -1,0 +1,227 @@
+"""SubGMRecovery: the behaviour Ma & Fattahi (JMLR 2023) prove, on the research note's setup.
+
+Setup (note section 3.1): d = 50, r = 3, X* = V V^T with V Haar-random orthonormal, m = 1500
+Gaussian measurements, outliers on a Bernoulli(p) support with N(0, (10 ||X*||_F)^2) values.
+Errors are relative Frobenius errors of U U^T.
+"""
+
+import numpy as np
+import pytest
+
+from nla.recovery import EntrySampling, GaussianMeasurements, RankOneMeasurements, SubGMRecovery
+
+
+def sensing_problem(rng, seed, d=50, r=3, m=1500, p=0.2, noise=0.0, stored=True):
+    V, _ = np.linalg.qr(rng.standard_normal((d, r)))
+    op = GaussianMeasurements(m, (d, d), stored=stored, random_state=seed)
+    y = op(V)
+    outliers = rng.random(m) < p
+    y = y + outliers * rng.normal(0, 10 * np.sqrt(r), m) + noise * rng.standard_normal(m)
+    return op, y, V @ V.T
+
+
+def rel_err(X, Xs):
+    return np.linalg.norm(X - Xs) / np.linalg.norm(Xs)
+
+
+def test_exact_rank_recovers_through_20_percent_outliers(rng, seed):
+    op, y, Xs = sensing_problem(rng, seed)
+    est = SubGMRecovery(3, random_state=seed).fit(op, y)
+    assert rel_err(est.X_, Xs) < 1e-8
+    assert est.converged_ and est.stop_reason_ == "tol"
+    # The loss settles at its value at the truth, the mean size of the outliers.
+    fstar = np.mean(np.abs(y - op(_factor(Xs)[0])))
+    assert abs(est.history_["loss"][-1] - fstar) < 1e-7 * fstar
+    assert est.U_.shape == (50, 3) and est.V_ is est.U_
+
+
+def _factor(Xs):
+    w, Q = np.linalg.eigh(Xs)
+    U = Q[:, -3:] * np.sqrt(w[-3:])
+    return U, U
+
+
+def test_small_init_makes_over_parameterization_harmless(rng, seed):
+    op, y, Xs = sensing_problem(rng, seed)
+    small = SubGMRecovery(50, init_scale=1e-6, random_state=seed).fit(op, y)
+    large = SubGMRecovery(50, init_scale=1.0, random_state=seed, max_iter=600).fit(op, y)
+    e_small, e_large = rel_err(small.X_, Xs), rel_err(large.X_, Xs)
+    assert e_small < 1e-3
+    assert e_large > 0.05 and e_large > 100 * e_small  # large init stalls far from X*
+
+
+def test_l2_loss_fails_under_outliers(rng, seed):
+    op, y, Xs = sensing_problem(rng, seed)
+    est = SubGMRecovery(3, loss="l2", max_iter=500, random_state=seed).fit(op, y)
+    assert rel_err(est.X_, Xs) > 0.5
+    clean = op(_factor(Xs)[0])  # ... while l2 is exact without outliers
+    assert rel_err(SubGMRecovery(3, loss="l2", max_iter=500, random_state=seed)
+                   .fit(op, clean).X_, Xs) < 1e-6
+
+
+def test_half_the_measurements_outliers(rng, seed):
+    op, y, Xs = sensing_problem(rng, seed, p=0.5)
+    est = SubGMRecovery(3, decay=0.99, max_iter=1500, random_state=seed).fit(op, y)
+    assert rel_err(est.X_, Xs) < 1e-6
+
+
+def test_entry_sampling_with_30_percent_outliers(rng, seed):
+    # Note section 3.3: d = 100, each unordered pair observed with probability 1/2.
+    d, r = 100, 3
+    V, _ = np.linalg.qr(rng.standard_normal((d, r)))
+    Xs = d / r * V @ V.T
+    iu = np.triu_indices(d)
+    keep = rng.random(iu[0].size) < 0.5
+    rows, cols = iu[0][keep], iu[1][keep]
+    y = Xs[rows, cols].copy()
+    out = rng.random(y.size) < 0.3
+    y[out] += rng.normal(0, 10 * np.abs(Xs).max(), out.sum())
+    est = SubGMRecovery(r, random_state=seed).fit(EntrySampling(rows, cols, (d, d)), y)
+    assert rel_err(est.X_, Xs) < 1e-6
+
+
+def test_asymmetric_rank_one_measurements(rng, seed):
+    d1, d2, r, m = 20, 15, 2, 700
+    Ls, Rs = rng.standard_normal((d1, r)), rng.standard_normal((d2, r))
+    op = RankOneMeasurements(rng.standard_normal((m, d1)), rng.standard_normal((m, d2)))
+    y = op(Ls, Rs)
+    out = rng.random(m) < 0.1
+    y[out] += rng.normal(0, 10 * np.abs(y).max(), out.sum())
+    est = SubGMRecovery(4, symmetric=False, decay=0.985, random_state=seed).fit(op, y)
+    assert est.V_.shape == (d2, 4)
+    assert rel_err(est.X_, Ls @ Rs.T) < 1e-4
+
+
+def test_holdout_picks_nearly_the_best_iterate(rng, seed):
+    # Dense Gaussian noise and r' = 50: the trajectory passes near X* and then overfits.
+    op, y, Xs = sensing_problem(rng, seed, p=0.0, noise=1.0)
+    errors = []
+
+    def track(info):
+        errors.append(rel_err(info.U @ info.V.T, Xs))
+
+    est = SubGMRecovery(50, decay=0.99, holdout=0.1, n_iter_no_change=None, max_iter=400,
+                        random_state=seed, callback=track).fit(op, y)
+    assert len(errors) == 400 and errors[-1] > 1.2 * min(errors)  # it does overfit
+    assert rel_err(est.X_, Xs) <= 1.1 * min(errors)
+    np.testing.assert_allclose(rel_err(est.X_, Xs), errors[est.best_iter_])
+    # With patience, the fit stops early at the same choice.
+    early = SubGMRecovery(50, decay=0.99, holdout=0.1, n_iter_no_change=60, max_iter=400,
+                          random_state=seed).fit(op, y)
+    assert early.stop_reason_ == "holdout" and early.n_iter_ < 400
+    assert early.best_iter_ == est.best_iter_
+    np.testing.assert_array_equal(early.U_, est.U_)
+    assert len(early.history_["val_loss"]) == early.n_iter_ + 1
+
+
+def test_deterministic_and_matches_on_the_fly_operator(rng, seed):
+    op, y, Xs = sensing_problem(rng, seed, d=12, r=2, m=250)
+    fly = GaussianMeasurements(250, (12, 12), stored=False, random_state=seed)
+    a = SubGMRecovery(3, max_iter=200, random_state=seed).fit(op, y)
+    b = SubGMRecovery(3, max_iter=200, random_state=seed).fit(op, y)
+    c = SubGMRecovery(3, max_iter=200, random_state=seed).fit(fly, y)
+    np.testing.assert_array_equal(a.U_, b.U_)
+    np.testing.assert_allclose(c.U_, a.U_, rtol=1e-8, atol=1e-10)
+    assert not np.array_equal(a.U_, SubGMRecovery(3, max_iter=200, random_state=seed + 1)
+                              .fit(op, y).U_)
+
+
+def test_history_callback_and_verbose(rng, seed):
+    op, y, _ = sensing_problem(rng, seed, d=10, r=2, m=200)
+    seen = []
+    est = SubGMRecovery(2, random_state=seed, verbose=True,
+                        callback=lambda info: seen.append(info.iteration) or info.iteration == 9)
+    est.fit(op, y)
+    assert seen == list(range(10)) and est.stop_reason_ == "callback" and est.n_iter_ == 9
+    assert set(est.history_) == {"loss", "step", "norm"}
+    assert all(len(v) == 10 for v in est.history_.values())
+    np.testing.assert_allclose(est.history_["step"], est.step_ * 0.98 ** np.arange(10))
+    assert np.isclose(est.score(op, y), -np.mean(np.abs(est.predict(op) - y)))
+
+
+def test_float32_stays_float32(rng, seed):
+    op32 = GaussianMeasurements(300, (10, 10), dtype=np.float32, random_state=seed)
+    V = rng.standard_normal((10, 2))
+    y = op32(V.astype(np.float32))
+    est = SubGMRecovery(2, random_state=seed).fit(op32, y)
+    assert est.U_.dtype == np.float32
+    assert rel_err(est.X_, V @ V.T) < 1e-4
+
+
+def test_torch_in_torch_out(rng, seed):
+    torch = pytest.importorskip("torch")
+    d = 30
+    V = rng.standard_normal((d, 2))
+    rows, cols = np.triu_indices(d)
+    op = EntrySampling(torch.from_numpy(rows), torch.from_numpy(cols), (d, d))
+    y = torch.from_numpy((V @ V.T)[rows, cols])
+    est = SubGMRecovery(2, random_state=seed).fit(op, y)
+    assert isinstance(est.U_, torch.Tensor) and isinstance(est.X_, torch.Tensor)
+    assert rel_err(est.X_.numpy(), V @ V.T) < 1e-6
+
+
+def test_zero_data_returns_zero_factors(seed):
+    op = GaussianMeasurements(40, (5, 5), random_state=seed)
+    with pytest.warns(RuntimeWarning, match="identically zero"):
+        est = SubGMRecovery(2).fit(op, np.zeros(40))
+    assert not est.U_.any() and est.stop_reason_ == "zero_data"
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(rank=0), "rank must be in"),
+    (dict(rank=-1), "rank must be in"),
+    (dict(rank=9), "rank must be in"),
+    (dict(rank=2, init_scale=0.0), "init_scale must be in"),
+    (dict(rank=2, init_scale=-1e-3), "init_scale must be in"),
+    (dict(rank=2, decay=0.0), "decay must be in"),
+    (dict(rank=2, decay=1.01), "decay must be in"),
+    (dict(rank=2, step=0.0), "step must be in"),
+    (dict(rank=2, holdout=0.5), "holdout must be in"),
+    (dict(rank=2, loss="huber"), "loss must be one of"),
+])
+def test_bad_parameters(rng, params, match):
+    op = GaussianMeasurements(30, (8, 8), random_state=1)
+    with pytest.raises(ValueError, match=match):
+        SubGMRecovery(**params).fit(op, rng.standard_normal(30))
+
+
+def test_bad_data(rng):
+    op = GaussianMeasurements(30, (8, 8), random_state=1)
+    with pytest.raises(ValueError, match="y has 29 entries but the operator makes 30"):
+        SubGMRecovery(2).fit(op, rng.standard_normal(29))
+    y = rng.standard_normal(30)
+    y[4] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        SubGMRecovery(2).fit(op, y)
+    y[4] = np.inf
+    with pytest.raises(ValueError, match="y contains NaN"):
+        SubGMRecovery(2).fit(op, y)
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        SubGMRecovery(2).fit(op, rng.standard_normal((30, 1)))
+    with pytest.raises(TypeError, match="operator must be"):
+        SubGMRecovery(2).fit(rng.standard_normal((30, 8, 8)), rng.standard_normal(30))
+    rect = GaussianMeasurements(30, (8, 6), random_state=1)
+    with pytest.raises(ValueError, match="symmetric=True needs square"):
+        SubGMRecovery(2).fit(rect, rng.standard_normal(30))
+
+
+def test_divergence_raises_with_iteration(rng, seed):
+    op, y, _ = sensing_problem(rng, seed, d=10, r=2, m=200, p=0.0)
+    with pytest.raises(FloatingPointError, match=r"diverged at iteration \d+"):
+        SubGMRecovery(2, loss="l2", step=50.0, decay=1.0, random_state=seed).fit(op, y)
+
+
+def test_inputs_not_modified(rng, seed):
+    op, y, _ = sensing_problem(rng, seed, d=10, r=2, m=200)
+    A, y0 = op.toarray().copy(), y.copy()
+    SubGMRecovery(2, holdout=0.2, max_iter=50, random_state=seed).fit(op, y)
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_array_equal(op.toarray(), A)
+
+
+def test_sklearn_clone_and_params():
+    sklearn_base = pytest.importorskip("sklearn.base")
+    est = SubGMRecovery(5, decay=0.99, holdout=0.1)
+    twin = sklearn_base.clone(est)
+    assert twin.get_params() == est.get_params()
+    assert repr(est) == "SubGMRecovery(decay=0.99, holdout=0.1, rank=5)"
