@@ -30,9 +30,9 @@ def project_sparse(X, R, dense_output):
     return out.toarray() if dense_output else out.tocsr()
 
 
-def propagate(A, N, acc, weight, normalize):
-    """``A @ N`` (cuSPARSE SpMM), adding ``weight * rownorm(A @ N)`` to ``acc`` in place."""
-    out = A.astype(N.dtype) @ N
+def propagate(A, N, out, acc, weight, normalize):
+    """``out = A @ N`` (cuSPARSE SpMM), adding ``weight * rownorm(out)`` to ``acc``; returns out."""
+    out[...] = A.astype(N.dtype) @ N
     if weight != 0.0:
         add_normalized_rows(acc, out, weight, normalize)
     return out

@@ -127,9 +127,10 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     N = K.project_sparse(A, LR, True)
     if weights[0]:
         add_normalized_rows(acc, N, weights[0], normalize)
-    for w in weights[1:]:
-        N = K.propagate(A, N, acc, w, normalize)
-    del N
+    spare = xp.empty_like(N)
+    for w in weights[1:]:  # ping-pong between two buffers: A @ N never allocates
+        N, spare = K.propagate(A, N, spare, acc, w, normalize), N
+    del N, spare
     if standardize:
         acc -= acc.mean(axis=0)
         std = acc.std(axis=0)

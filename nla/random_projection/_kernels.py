@@ -156,9 +156,8 @@ def _propagate(ap, ai, ad, N, out, acc, weight, normalize):
                 acc[i, c] += scale * row[c]
 
 
-def propagate(A, N, acc, weight, normalize):
-    """``A @ N`` (CSR times dense), adding ``weight * rownorm(A @ N)`` to ``acc`` in place."""
-    out = np.empty_like(N)
+def propagate(A, N, out, acc, weight, normalize):
+    """``out = A @ N`` (CSR times dense), adding ``weight * rownorm(out)`` to ``acc``; returns out."""
     _propagate(A.indptr, A.indices, A.data.astype(N.dtype, copy=False), N, out, acc,
                float(weight), bool(normalize))
     return out
