@@ -1,4 +1,10 @@
-"""Sphinx configuration: numpydoc API pages and a sphinx-gallery of examples."""
+"""Sphinx configuration: numpydoc API pages and a sphinx-gallery of examples.
+
+Set ``NLA_GALLERY_PATTERN`` (a regex on example paths) to execute only some examples while
+editing; the full build runs them all.
+"""
+
+import os
 
 import nla
 
@@ -25,7 +31,7 @@ intersphinx_mapping = {}
 sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    "filename_pattern": os.environ.get("NLA_GALLERY_PATTERN", r"/plot_"),
     "download_all_examples": False,
     "matplotlib_animations": False,
     "write_computation_times": False,

@@ -36,3 +36,17 @@ def propagate(A, N, out, acc, weight, normalize):
     if weight != 0.0:
         add_normalized_rows(acc, out, weight, normalize)
     return out
+
+
+def scale_rows(M, factors, dtype):
+    """``diag(factors) @ M`` for CSR ``M`` in ``dtype``."""
+    return (csp.diags(factors) @ M).astype(dtype).tocsr()
+
+
+def standardize(X):
+    """Z-score the columns of ``X`` in place; constant columns become 0."""
+    mean = X.mean(axis=0, dtype=cupy.float64)
+    std = X.std(axis=0, dtype=cupy.float64)
+    X -= mean.astype(X.dtype)
+    X *= cupy.where(std > 0, 1.0 / cupy.where(std > 0, std, 1.0), 0.0).astype(X.dtype)
+    return X

@@ -69,6 +69,10 @@ def test_iteration_matches_explicit_powers(rng, seed, dtype, rtol, normalize):
     want = _explicit(S, 64, weights, beta, seed, s, normalize)
     assert got.dtype == dtype
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+    z = nla.fastrp(S, dim=64, weights=weights, beta=beta, s=s, normalize=normalize,
+                   random_state=seed, dtype=dtype)
+    want_z = (want - want.mean(0)) / want.std(0)
+    np.testing.assert_allclose(z, want_z, rtol=100 * rtol, atol=100 * rtol)
 
 
 def test_self_weight_isolated_nodes_and_self_loops(rng, seed):

@@ -1,7 +1,6 @@
 """FastRP graph embeddings (Chen, Sultan, Tian, Chen & Skiena, CIKM 2019)."""
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._array import Origin, engine_of, kernels, namespaces
 from .._validation import check_array, check_choice, check_int, check_scalar, check_seed
@@ -114,12 +113,12 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     deg = xp.asarray(S.sum(axis=1)).ravel()
     positive = deg > 0
     inv_deg = xp.where(positive, 1.0 / xp.where(positive, deg, 1.0), 0.0)
-    A = (sparse.diags(inv_deg) @ S).astype(dtype)
+    A = K.scale_rows(S, inv_deg, dtype)
     ell = xp.where(positive, (xp.where(positive, deg, 1.0) / deg.sum()) ** beta, 0.0)
     # Row j of R has Binomial(dim, 1/s) entries +-1; the 1/sqrt scaling is irrelevant under
     # normalization and kept out so that normalize=False gives exactly M R.
     R = K.generate(seed, n, dim, 1.0 / s, 1.0, dtype)
-    LR = (sparse.diags(ell) @ R).astype(dtype)
+    LR = K.scale_rows(R, ell, dtype)
 
     acc = xp.zeros((n, dim), dtype=dtype)
     if self_weight:
@@ -132,9 +131,7 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
         N, spare = K.propagate(A, N, spare, acc, w, normalize), N
     del N, spare
     if standardize:
-        acc -= acc.mean(axis=0)
-        std = acc.std(axis=0)
-        acc /= xp.where(std > 0, std, 1).astype(dtype)
+        K.standardize(acc)
     return origin.restore(acc)
 
 

@@ -161,3 +161,35 @@ def propagate(A, N, out, acc, weight, normalize):
     _propagate(A.indptr, A.indices, A.data.astype(N.dtype, copy=False), N, out, acc,
                float(weight), bool(normalize))
     return out
+
+
+def scale_rows(M, factors, dtype):
+    """``diag(factors) @ M`` for CSR ``M`` in ``dtype`` (same pattern, new data)."""
+    data = (M.data * np.repeat(factors, np.diff(M.indptr))).astype(dtype, copy=False)
+    return sp.csr_matrix((data, M.indices, M.indptr), shape=M.shape)
+
+
+@njit(parallel=True, cache=True)
+def _standardize(X, n_chunks):
+    # Column z-scores in two parallel passes: per-chunk sums (float64), then rescale rows.
+    n, d = X.shape
+    s1 = np.zeros((n_chunks, d))
+    s2 = np.zeros((n_chunks, d))
+    for ch in prange(n_chunks):
+        for i in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+            for c in range(d):
+                v = np.float64(X[i, c])
+                s1[ch, c] += v
+                s2[ch, c] += v * v
+    mean = s1.sum(axis=0) / n
+    var = np.maximum(s2.sum(axis=0) / n - mean * mean, 0.0)
+    scale = np.where(var > 0.0, 1.0 / np.sqrt(var), 0.0)
+    for i in prange(n):
+        for c in range(d):
+            X[i, c] = (X[i, c] - mean[c]) * scale[c]
+
+
+def standardize(X):
+    """Z-score the columns of ``X`` in place; constant columns become 0."""
+    _standardize(X, max(1, min(X.shape[0], 4 * get_num_threads())))
+    return X

@@ -84,7 +84,7 @@ class SparseRandomProjection(BaseEstimator):
     ----------
     n_components_ : int
     density_ : float
-    components_ : scipy.sparse.csr_matrix of shape (n_components_, n_features_in_)
+    components_ : scipy.sparse.csr_matrix of shape (n_components, n_features)
         The projection, transposed (scikit-learn layout): ``transform(X) = X @ components_.T``.
     seed_ : int
         The 64-bit seed the components were generated from.
@@ -185,11 +185,11 @@ class SparseRandomProjection(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features_in_)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
 
         Returns
         -------
-        array of shape (n_samples, n_components_)
+        array of shape (n_samples, n_components)
             Dense for dense input (in the caller's framework); CSR for sparse input unless
             ``dense_output``.
         """
