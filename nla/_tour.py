@@ -13,7 +13,7 @@ from ._progress import progress
 
 #: Capability areas in tour order (sub-packages of ``nla``).
 AREAS = ("random_projection", "sketching", "sampling", "completion", "recovery",
-         "chebtucker", "funbat", "ptd")
+         "chebtucker", "funbat", "ssm")
 
 
 @dataclass

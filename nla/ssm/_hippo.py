@@ -18,7 +18,7 @@ KINDS = {"legs": "legs", "legt": "legt", "fout": "fout", "fourier": "fout", "fou
 
 def _legs(N):
     r = np.sqrt(2.0 * np.arange(N) + 1.0)
-    A = -np.tril(np.outer(r, r), -1) - np.diag(np.arange(N) + 1.0)
+    A = np.tril(-np.outer(r, r), -1) - np.diag(np.arange(N) + 1.0)
     P = np.sqrt(np.arange(N) + 0.5)[None, :]
     return A, r.copy(), P
 

@@ -1,0 +1,63 @@
+"""Tour rows of the ssm area: PTD of HiPPO-LegS (against the reference code's optimiser) and
+transfer-function evaluation (against NumPy broadcasting)."""
+
+import numpy as np
+
+from .._tour import TourRow, timed
+from ._hippo import hippo, hippo_diagonal
+from ._perturb import _one_blas_thread, kappa_and_gradient, ptd
+from ._ssm import transfer_function
+
+
+def adam_reference(A, lam=1.0, lr=0.1, steps=3000, seed=0):
+    """The reference code's optimiser (S4-PTD ``s4_PTD.py`` settings): Adam on
+    ``kappa(V)^2 + lam ||E||_F`` from ``E0 = U[0, 0.1)``, returning the final ``E``; real ``E``
+    and our analytic gradient instead of autograd through a complex ``eig``."""
+    E = 0.1 * np.random.default_rng(seed).random(A.shape)
+    m, v = np.zeros_like(E), np.zeros_like(E)
+    floor = 1e-12 * np.linalg.norm(A, 2)
+    with _one_blas_thread():
+        for t in range(1, steps + 1):
+            kappa, grad, _ = kappa_and_gradient(A + E, floor)
+            g = 2 * kappa * grad + lam * E / np.linalg.norm(E)
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            E -= lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    return E
+
+
+def _cauchy_numpy(lam, b, c, s, chunk=10_000):
+    # The obvious NumPy code: broadcast (M, N) Cauchy blocks and sum.
+    w = c * b
+    out = np.empty(s.shape[0], dtype=complex)
+    for i in range(0, s.shape[0], chunk):
+        out[i:i + chunk] = (w / (s[i:i + chunk, None] - lam[None, :])).sum(axis=1)
+    return out
+
+
+def rows():
+    N = 32
+    h = hippo(N)
+    normA = np.linalg.norm(h.A, 2)
+    t_ptd, r = timed(ptd, h.A, gamma=0.2, random_state=0)
+    t_adam, E = timed(adam_reference, h.A)
+    lam_adam, V_adam = np.linalg.eig(h.A + E)
+    yield TourRow("PTD of HiPPO-LegS", f"N={N}",
+                  f"kappa {r.info.kappa:.1f}, |E|/|A| {r.info.rel_norm_E:.3f}, max Re "
+                  f"{r.info.max_real:.2f} (Adam: {np.linalg.cond(V_adam):.1f}, "
+                  f"{np.linalg.norm(E, 2) / normA:.3f}, {lam_adam.real.max():+.1f})",
+                  t_ptd, "Adam 3000 steps (reference)", t_adam)
+
+    N = 256
+    d = hippo_diagonal(N)                                   # S4D-LegS: diagonal normal part
+    b, c, lam = d.B, d.V[0], d.eigenvalues
+    s = 1j * np.sort(np.concatenate([np.geomspace(1e-2, 4.0 * N * N, 100_000 - N),
+                                     np.abs(lam.imag)]))
+    transfer_function(lam, b, c, s[:64])                    # compile outside the timing
+    t_nla, G = timed(transfer_function, lam, b, c, s, repeat=3)
+    t_np, G_np = timed(_cauchy_numpy, lam, b, c, s)
+    err = np.abs(G - 1 / (s + 1))
+    yield TourRow("SSM transfer function", f"N={N}, 1e5 freqs",
+                  f"S4D-LegS spike {err.max():.2f} at omega {s[np.argmax(err)].imag:.0f} "
+                  f"(N^2/pi {N * N / np.pi:.0f}); vs numpy {np.abs(G - G_np).max():.0e}",
+                  t_nla, "numpy broadcast", t_np)
