@@ -2,6 +2,10 @@
 
 import importlib
 import os
+
+# GNU OpenMP threads spin while waiting; on a shared, oversubscribed machine that stalls every
+# parallel Numba region. Passive waiting costs nothing when the machine is idle.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import sys
 import types
 

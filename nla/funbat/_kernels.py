@@ -1,4 +1,4 @@
-"""Numba kernels of FunBaT: per-coordinate message sums, core statistics, predictions.
+"""Numba kernels of FunBaT: per-coordinate message sums, predictions, noise statistics.
 
 Shapes shared by every kernel (the GPU twin ``nla_gpu.funbat`` has the same names):
 
@@ -7,10 +7,10 @@ Shapes shared by every kernel (the GPU twin ``nla_gpu.funbat`` has the same name
 - ``m_all`` (K, Jmax, rmax), ``M2_all`` (K, Jmax, rmax, rmax): posterior mean and second
   moment ``V + m m'`` of the latent functions of every mode at its unique coordinates, padded
   with zeros to the largest J and r.
-- ``digits`` (P, K) int64: row ``s`` is the multi-index of entry ``s`` of a Kronecker product
-  over some modes, first listed mode slowest (C order); columns of other modes are unused.
-  One convention everywhere: vec(W) is C order, and the mode-k unfolding lists the remaining
-  modes in increasing order, so ``a_k = W_(k) (⊗_{i≠k} u_i)`` agrees with ``w' (⊗_i u_i)``.
+- ``ranks`` (K,) int64. Kronecker products run over modes in increasing order, first mode
+  slowest (C order). One convention everywhere: vec(W) is C order, and the mode-k unfolding
+  lists the remaining modes in increasing order, so ``a_k = W_(k) (⊗_{i≠k} u_i)`` agrees
+  with ``w' (⊗_i u_i)``.
 
 Observations are grouped by coordinate through ``order`` (observations sorted by their
 coordinate in the mode) and ``indptr`` (CSR pointers), so each coordinate's sum is owned by
@@ -20,7 +20,10 @@ one thread: parallel, race free and independent of the thread count.
 import numpy as np
 from numba import njit, prange
 
-from ._statespace import interpolate, kalman_smoother  # noqa: F401  (kernel API)
+from ._statespace import kalman_smoother  # noqa: F401  (kernel API: host smoother)
+
+#: Array namespace of this engine, used by the driver for its small dense algebra.
+xp = np
 
 #: Observation chunks of the reductions over all observations; fixed, so that sums do not
 #: depend on the number of threads.
@@ -59,67 +62,69 @@ def cp_mode_sums(inv, y, order, indptr, m_all, M2_all, k, r):
     return lam, eta
 
 
+@njit(cache=True)
+def _kron_obs(n, inv, m_all, M2_all, ranks, skip, z, zt, Z, Zt, with_matrix):
+    """⊗_{i≠skip} m_i and (if ``with_matrix``) ⊗_{i≠skip} M2_i of observation n.
+
+    Built one mode at a time (first mode slowest), so each entry costs one product; the
+    buffers are swapped between modes and the ones holding the result are returned.
+    """
+    K = inv.shape[1]
+    size = 1
+    z[0] = 1.0
+    Z[0, 0] = 1.0
+    for i in range(K):
+        if i == skip:
+            continue
+        ri = ranks[i]
+        ji = inv[n, i]
+        for a in range(size):
+            za = z[a]
+            for b in range(ri):
+                zt[a * ri + b] = za * m_all[i, ji, b]
+        if with_matrix:
+            for a in range(size):
+                for c in range(size):
+                    v = Z[a, c]
+                    for b in range(ri):
+                        for d in range(ri):
+                            Zt[a * ri + b, c * ri + d] = v * M2_all[i, ji, b, d]
+            Z, Zt = Zt, Z
+        z, zt = zt, z
+        size *= ri
+    return z, Z
+
+
 @njit(cache=True, parallel=True)
-def tucker_mode_sums(inv, y, order, indptr, m_all, M2_all, k, digits):
+def tucker_mode_sums(inv, y, order, indptr, m_all, M2_all, k, ranks):
     """Σ over the observations at each coordinate of mode k of ⊗_{i≠k} M2_i and y ⊗_{i≠k} m_i.
 
-    Returns ``Z2`` (J, P, P) and ``z`` (J, P), P = ∏_{i≠k} r_i; the driver contracts them with
-    the core moments (one GEMM) into the mode-k messages.
+    Returns ``Z2`` (J, P, P) and ``z`` (J, P), P = ∏_{i≠k} r_i (other modes in increasing
+    order, first slowest). The driver contracts them with the core moments (one GEMM) into the
+    mode-k messages, and with mode k's own moments into the core statistics.
     """
     J = indptr.shape[0] - 1
     K = inv.shape[1]
-    P = digits.shape[0]
+    P = 1
+    for i in range(K):
+        if i != k:
+            P *= ranks[i]
     Z2 = np.zeros((J, P, P))
     z = np.zeros((J, P))
     for j in prange(J):
+        b1 = np.empty(P)
+        b2 = np.empty(P)
+        B1 = np.empty((P, P))
+        B2 = np.empty((P, P))
         for t in range(indptr[j], indptr[j + 1]):
             n = order[t]
+            zn, Zn = _kron_obs(n, inv, m_all, M2_all, ranks, k, b1, b2, B1, B2, True)
+            yn = y[n]
             for s in range(P):
-                v = 1.0
-                for i in range(K):
-                    if i != k:
-                        v *= m_all[i, inv[n, i], digits[s, i]]
-                z[j, s] += y[n] * v
-                for u in range(s, P):
-                    w = 1.0
-                    for i in range(K):
-                        if i != k:
-                            w *= M2_all[i, inv[n, i], digits[s, i], digits[u, i]]
-                    Z2[j, s, u] += w
-        for s in range(P):
-            for u in range(s + 1, P):
-                Z2[j, u, s] = Z2[j, s, u]
+                z[j, s] += yn * zn[s]
+                for u in range(P):
+                    Z2[j, s, u] += Zn[s, u]
     return Z2, z
-
-
-@njit(cache=True, parallel=True)
-def core_sums(inv, y, m_all, M2_all, digits):
-    """``ZZ`` = Σ_n ⊗_i M2_i (R, R) and ``yz`` = Σ_n y_n ⊗_i m_i (R,), the core statistics."""
-    N, K = inv.shape
-    R = digits.shape[0]
-    acc = np.zeros((N_CHUNKS, R, R))
-    accz = np.zeros((N_CHUNKS, R))
-    for c in prange(N_CHUNKS):
-        for n in range(c * N // N_CHUNKS, (c + 1) * N // N_CHUNKS):
-            for s in range(R):
-                v = 1.0
-                for i in range(K):
-                    v *= m_all[i, inv[n, i], digits[s, i]]
-                accz[c, s] += y[n] * v
-                for u in range(s, R):
-                    w = 1.0
-                    for i in range(K):
-                        w *= M2_all[i, inv[n, i], digits[s, i], digits[u, i]]
-                    acc[c, s, u] += w
-    ZZ = np.zeros((R, R))
-    yz = np.zeros(R)
-    for c in range(N_CHUNKS):
-        ZZ += acc[c]
-        yz += accz[c]
-    for s in range(R):
-        for u in range(s + 1, R):
-            ZZ[u, s] = ZZ[s, u]
-    return ZZ, yz
 
 
 @njit(cache=True, parallel=True)
@@ -149,28 +154,28 @@ def cp_predict(inv, m_all, M2_all, r, second):
 
 
 @njit(cache=True, parallel=True)
-def tucker_predict(inv, m_all, M2_all, digits, mu, Ew2, second):
+def tucker_predict(inv, m_all, M2_all, ranks, mu, Ew2, second):
     """Tucker mean μ'(⊗_i m_i) and (if ``second``) second moment tr(E[ww'] ⊗_i M2_i) per row."""
     N, K = inv.shape
-    R = digits.shape[0]
+    R = mu.shape[0]
+    Rm = R if second else 1
     mean = np.zeros(N)
     sec = np.zeros(N if second else 0)
     for n in prange(N):
+        b1 = np.empty(R)
+        b2 = np.empty(R)
+        B1 = np.empty((Rm, Rm))
+        B2 = np.empty((Rm, Rm))
+        zn, Zn = _kron_obs(n, inv, m_all, M2_all, ranks, -1, b1, b2, B1, B2, second)
         f = 0.0
         for s in range(R):
-            v = 1.0
-            for i in range(K):
-                v *= m_all[i, inv[n, i], digits[s, i]]
-            f += mu[s] * v
+            f += mu[s] * zn[s]
         mean[n] = f
         if second:
             f2 = 0.0
             for s in range(R):
                 for u in range(R):
-                    v = 1.0
-                    for i in range(K):
-                        v *= M2_all[i, inv[n, i], digits[s, i], digits[u, i]]
-                    f2 += Ew2[s, u] * v
+                    f2 += Ew2[s, u] * Zn[s, u]
             sec[n] = f2
     return mean, sec
 

@@ -8,7 +8,7 @@ live on the engine of the data (NumPy or CuPy, through ``kern.xp``); the sequent
 runs on the host.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,8 +52,9 @@ class Problem:
     ells: tuple
     variances: tuple
     cp: bool
-    mode_digits: list = field(default_factory=list)   # Kronecker tables of the other modes
-    core_digits: object = None                         # Kronecker table of all modes
+    ranks_arr: object = None   # ranks as an int64 engine array (kernel argument)
+    core_digits: object = None # (R, K) multi-index of every core entry (host)
+    core_mode: int = 0         # mode whose coordinate sums build the core statistics
     sum_y2: float = 0.0
     a0: float = 1.0       # Gamma prior of τ (shape, rate)
     b0: float = 1.0
@@ -83,8 +84,13 @@ def build_problem(scaled, y, ranks, kinds, ells, variances, cp, kern):
                    indptr=indptr, ranks=tuple(ranks), kinds=tuple(KERNEL_CODES[k] for k in kinds),
                    ells=tuple(ells), variances=tuple(variances), cp=cp,
                    sum_y2=float(np.dot(y, y)))
-    prob.mode_digits = [kron_digits(ranks, [i for i in range(K) if i != k]) for k in range(K)]
+    prob.ranks_arr = xp.asarray(np.asarray(ranks, dtype=np.int64))
     prob.core_digits = kron_digits(ranks, list(range(K)))
+    # Σ_n ⊗_i M2_i = Σ_j M2_k(c_j) ⊗ (Σ_{n at c_j} ⊗_{i≠k} M2_i): the per-observation work is
+    # (R/r_k)^2 instead of R^2; pick the mode with the cheapest total.
+    R = int(np.prod(ranks))
+    cost = [N * (R // r) ** 2 + c.size * R * R for r, c in zip(ranks, coords)]
+    prob.core_mode = int(np.argmin(cost))
     return prob
 
 
@@ -158,11 +164,10 @@ def mode_messages(prob, st, k, kern):
         return st.tau * lam, st.tau * eta
     K = prob.n_modes
     J = prob.coords[k].size
-    digits = prob.mode_digits[k]
-    P = digits.shape[0]
-    Z2, z = kern.tucker_mode_sums(prob.inv, prob.y, prob.order[k], prob.indptr[k],
-                                  st.m_all, st.M2_all, k, xp.asarray(digits))
     ranks = prob.ranks
+    P = int(np.prod(ranks)) // r
+    Z2, z = kern.tucker_mode_sums(prob.inv, prob.y, prob.order[k], prob.indptr[k],
+                                  st.m_all, st.M2_all, k, prob.ranks_arr)
     # E[W_(k) Z2 W_(k)'] = Σ_{s,t} E[W(p,s) W(q,t)] Z2[s,t]: E[ww'] rearranged to (P², r²).
     others = [i for i in range(K) if i != k]
     E = _core_second_moment(st, xp).reshape(ranks + ranks)
@@ -213,8 +218,7 @@ def run_epoch(prob, st, damping, update_tau, gauss_seidel, core_prior_var, kern)
             smooth_mode(prob, st, k, kern)
     if not prob.cp:
         R = prob.core_digits.shape[0]
-        st.ZZ, st.yz = kern.core_sums(prob.inv, prob.y, st.m_all, st.M2_all,
-                                      xp.asarray(prob.core_digits))
+        st.ZZ, st.yz = core_statistics(prob, st, kern)
         st.core_lam = rho_w * st.core_lam + (1.0 - rho_w) * st.tau * st.ZZ
         st.core_eta = rho_w * st.core_eta + (1.0 - rho_w) * st.tau * st.yz
         prec = st.core_lam + xp.eye(R) / core_prior_var
@@ -226,6 +230,28 @@ def run_epoch(prob, st, damping, update_tau, gauss_seidel, core_prior_var, kern)
         st.tau_rate_msg = rate if st.tau_rate_msg is None else \
             rho_t * st.tau_rate_msg + (1.0 - rho_t) * rate
         st.tau = (prob.a0 + 0.5 * prob.y.shape[0]) / (prob.b0 + st.tau_rate_msg)
+
+
+def core_statistics(prob, st, kern):
+    """``ZZ`` = Σ_n ⊗_i M2_i (R, R) and ``yz`` = Σ_n y_n ⊗_i m_i (R,) (core messages / E[τ]).
+
+    The per-coordinate sums of one mode k (a kernel) contracted with mode k's own moments by
+    one GEMM, then the axes put back in C order.
+    """
+    xp = kern.xp
+    k, ranks, K = prob.core_mode, prob.ranks, prob.n_modes
+    r, J = ranks[k], prob.coords[k].size
+    R = int(np.prod(ranks))
+    P = R // r
+    Z2, z = kern.tucker_mode_sums(prob.inv, prob.y, prob.order[k], prob.indptr[k],
+                                  st.m_all, st.M2_all, k, prob.ranks_arr)
+    M2k = st.M2_all[k, :J, :r, :r].reshape(J, r * r)
+    S = (M2k.T @ Z2.reshape(J, P * P)).reshape(r, r, P, P).transpose(0, 2, 1, 3)
+    others = [ranks[i] for i in range(K) if i != k]
+    S = S.reshape([r] + others + [r] + others)
+    ZZ = xp.moveaxis(S, (0, K), (k, K + k)).reshape(R, R)
+    yz = xp.moveaxis((st.m_all[k, :J, :r].T @ z).reshape([r] + others), 0, k).reshape(R)
+    return 0.5 * (ZZ + ZZ.T), yz
 
 
 def expected_sq_error(prob, st, kern):
@@ -243,5 +269,4 @@ def predict_moments(prob, st, inv, m_all, M2_all, second, kern):
     if prob.cp:
         return kern.cp_predict(inv, m_all, M2_all, prob.ranks[0], second)
     Ew2 = _core_second_moment(st, xp) if second else xp.zeros((1, 1))
-    return kern.tucker_predict(inv, m_all, M2_all, xp.asarray(prob.core_digits), st.mu, Ew2,
-                               second)
+    return kern.tucker_predict(inv, m_all, M2_all, prob.ranks_arr, st.mu, Ew2, second)

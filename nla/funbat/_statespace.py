@@ -94,6 +94,70 @@ def _stacked_transition(kind, ell, var, delta, r):
 
 
 @njit(cache=True)
+def _matmul(a, b, out, transpose_b):
+    # out = a @ b (or a @ b.T) for small matrices, without allocating.
+    n, m = out.shape
+    inner = a.shape[1]
+    for i in range(n):
+        for j in range(m):
+            acc = 0.0
+            if transpose_b:
+                for t in range(inner):
+                    acc += a[i, t] * b[j, t]
+            else:
+                for t in range(inner):
+                    acc += a[i, t] * b[t, j]
+            out[i, j] = acc
+
+
+@njit(cache=True)
+def _block_left(Ad, X, out):
+    # out = (I_r ⊗ Ad) @ X: the stacked transition applied block by block.
+    d = Ad.shape[0]
+    D, m = X.shape
+    for c0 in range(0, D, d):
+        for a in range(d):
+            for j in range(m):
+                acc = 0.0
+                for b in range(d):
+                    acc += Ad[a, b] * X[c0 + b, j]
+                out[c0 + a, j] = acc
+
+
+@njit(cache=True)
+def _solve(M, rhs, work):
+    # rhs <- M^-1 rhs by Gaussian elimination with partial pivoting (M is copied to work).
+    n = M.shape[0]
+    m = rhs.shape[1]
+    work[:, :] = M
+    for col in range(n):
+        piv = col
+        for i in range(col + 1, n):
+            if abs(work[i, col]) > abs(work[piv, col]):
+                piv = i
+        if piv != col:
+            for j in range(n):
+                work[col, j], work[piv, j] = work[piv, j], work[col, j]
+            for j in range(m):
+                rhs[col, j], rhs[piv, j] = rhs[piv, j], rhs[col, j]
+        inv = 1.0 / work[col, col]
+        for i in range(col + 1, n):
+            f = work[i, col] * inv
+            if f != 0.0:
+                for j in range(col, n):
+                    work[i, j] -= f * work[col, j]
+                for j in range(m):
+                    rhs[i, j] -= f * rhs[col, j]
+    for col in range(n - 1, -1, -1):
+        inv = 1.0 / work[col, col]
+        for j in range(m):
+            acc = rhs[col, j]
+            for t in range(col + 1, n):
+                acc -= work[col, t] * rhs[t, j]
+            rhs[col, j] = acc * inv
+
+
+@njit(cache=True)
 def kalman_smoother(gaps, lam, eta, kind, ell, var):
     """Kalman filter + RTS smoother of one mode over its sorted unique coordinates.
 
@@ -111,53 +175,116 @@ def kalman_smoother(gaps, lam, eta, kind, ell, var):
     -------
     mf, Pf, ms, Ps : (J, D), (J, D, D), (J, D), (J, D, D)
         Filtered and smoothed state means and covariances (D = d r).
+
+    Notes
+    -----
+    Written with small in-place loops (no allocation per step) and the block structure of
+    the stacked transition, because a mode can have as many unique coordinates as there are
+    observations.
     """
     J, r = eta.shape
     d = state_dim(kind)
     D = d * r
-    hidx = np.arange(r) * d
     mf = np.zeros((J, D))
     Pf = np.zeros((J, D, D))
     mp = np.zeros((J, D))
     Pp = np.zeros((J, D, D))
-    As = np.zeros((J, D, D))
+    Ads = np.zeros((J, d, d))
     Pinf = _blockdiag(stationary_cov(kind, ell, var), r)
-    rhs = np.empty((r, r + 1))
+    T1 = np.empty((D, D))
+    T2 = np.empty((D, D))
+    PHt = np.empty((D, r))
+    M = np.empty((r, r))
+    X = np.empty((r, r + 1))
+    work_r = np.empty((r, r))
+    work_D = np.empty((D, D))
+    v = np.empty(D)
     for j in range(J):
         if j == 0:
             Pp[0] = Pinf
         else:
-            A, Q = _stacked_transition(kind, ell, var, gaps[j], r)
-            As[j] = A
-            mp[j] = A @ mf[j - 1]
-            Pp[j] = A @ Pf[j - 1] @ A.T + Q
-            _symmetrize(Pp[j])
+            Ad, Qd = transition(kind, ell, var, gaps[j])
+            Ads[j] = Ad
+            _block_left(Ad, mf[j - 1].reshape(D, 1), mp[j].reshape(D, 1))
+            _block_left(Ad, Pf[j - 1], T1)             # A P
+            for a in range(D):
+                for b in range(D):
+                    work_D[a, b] = T1[b, a]
+            _block_left(Ad, work_D, T2)                # A (A P)' = A P A'
+            for c in range(r):
+                for a in range(d):
+                    for b in range(d):
+                        T2[c * d + a, c * d + b] += Qd[a, b]
+            for a in range(D):
+                for b in range(D):
+                    Pp[j, a, b] = 0.5 * (T2[a, b] + T2[b, a])
         # Information-form update: with B = H P- H' and M = I + Λ B,
         # m = m- + P-H' M^-1 (η - Λ H m-),  P = P- - P-H' (M^-1 Λ) H P-.
-        PHt = np.ascontiguousarray(Pp[j][:, hidx])
-        B = np.ascontiguousarray(PHt[hidx, :])
+        for a in range(D):
+            for c in range(r):
+                PHt[a, c] = Pp[j, a, c * d]
         L = lam[j]
-        M = L @ B
         for a in range(r):
-            M[a, a] += 1.0
-        hm = mp[j][hidx]
-        rhs[:, 0] = eta[j] - L @ hm
-        rhs[:, 1:] = L
-        X = np.linalg.solve(M, rhs)
-        S = np.ascontiguousarray(X[:, 1:])
-        _symmetrize(S)  # M^-1 Λ = (Λ^-1 + B)^-1 is symmetric
-        mf[j] = mp[j] + PHt @ np.ascontiguousarray(X[:, 0])
-        Pf[j] = Pp[j] - PHt @ S @ PHt.T
-        _symmetrize(Pf[j])
+            resid = eta[j, a]
+            for c in range(r):
+                resid -= L[a, c] * mp[j, c * d]
+                acc = 0.0
+                for t in range(r):
+                    acc += L[a, t] * PHt[t * d, c]
+                M[a, c] = acc + (1.0 if a == c else 0.0)
+                X[a, c + 1] = L[a, c]
+            X[a, 0] = resid
+        _solve(M, X, work_r)
+        for a in range(D):
+            acc = mp[j, a]
+            for c in range(r):
+                acc += PHt[a, c] * X[c, 0]
+            mf[j, a] = acc
+        # S = M^-1 Λ = (Λ^-1 + B)^-1 is symmetric: use its symmetric part.
+        for a in range(r):
+            for c in range(r):
+                work_r[a, c] = 0.5 * (X[a, c + 1] + X[c, a + 1])
+        for a in range(D):
+            for c in range(r):
+                acc = 0.0
+                for t in range(r):
+                    acc += PHt[a, t] * work_r[t, c]
+                T1[a, c] = acc
+        for a in range(D):
+            for b in range(a, D):
+                acc = 0.0
+                for c in range(r):
+                    acc += T1[a, c] * PHt[b, c]
+                val = Pp[j, a, b] - acc
+                Pf[j, a, b] = val
+                Pf[j, b, a] = val
     ms = mf.copy()
     Ps = Pf.copy()
+    G = np.empty((D, D))
     for j in range(J - 2, -1, -1):
-        A = As[j + 1]
-        # G = Pf A' Pp^-1, computed by a solve with the (symmetric) predicted covariance.
-        G = np.linalg.solve(Pp[j + 1], A @ Pf[j]).T
-        ms[j] = mf[j] + G @ (ms[j + 1] - mp[j + 1])
-        Ps[j] = Pf[j] + G @ (Ps[j + 1] - Pp[j + 1]) @ G.T
-        _symmetrize(Ps[j])
+        # G = Pf A' Pp^-1 = (Pp^-1 A Pf)' (Pp symmetric).
+        _block_left(Ads[j + 1], Pf[j], T1)
+        _solve(Pp[j + 1], T1, work_D)
+        for a in range(D):
+            for b in range(D):
+                G[a, b] = T1[b, a]
+        for a in range(D):
+            v[a] = ms[j + 1, a] - mp[j + 1, a]
+        for a in range(D):
+            acc = 0.0
+            for b in range(D):
+                acc += G[a, b] * v[b]
+            ms[j, a] = mf[j, a] + acc
+        for a in range(D):
+            for b in range(D):
+                T2[a, b] = Ps[j + 1, a, b] - Pp[j + 1, a, b]
+        _matmul(G, T2, T1, False)
+        _matmul(T1, G, T2, True)
+        for a in range(D):
+            for b in range(a, D):
+                val = Pf[j, a, b] + 0.5 * (T2[a, b] + T2[b, a])
+                Ps[j, a, b] = val
+                Ps[j, b, a] = val
     return mf, Pf, ms, Ps
 
 
