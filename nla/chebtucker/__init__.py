@@ -6,5 +6,6 @@ differentiates and adds functions in that format without ever forming a fine gri
 """
 
 from ._chebtucker import ChebTucker
+from ._potential import LongRangePotential
 
-__all__ = ["ChebTucker"]
+__all__ = ["ChebTucker", "LongRangePotential"]

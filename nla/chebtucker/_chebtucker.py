@@ -6,10 +6,12 @@ A function on a box ``[lo_1, hi_1] x ... x [lo_d, hi_d]`` is stored as
     phi^k_a(x_k) = sum_j V_k[j, a] T_j(t_k(x_k)),
 
 a Tucker decomposition ``C ~ G x_1 V_1 ... x_d V_d`` of the tensor ``C`` of Chebyshev
-coefficients of the tensor-product interpolant. ``V_k`` has orthonormal columns (the scale
-lives in the core), so ``||C||_F = ||G||_F`` and the truncation error is measured in
-coefficient space. Evaluation never forms a grid: Clenshaw on the factors, then a core
-contraction.
+coefficients of the tensor-product interpolant. The columns of ``V_k`` are orthonormal in the
+Chebyshev-weighted L2 inner product (coefficient vectors with the ``T_0`` entry counted
+twice, see ``_chebyshev.weigh``); the scale lives in the core, ``||G||_F`` is the weighted L2
+norm of f (up to a constant) and truncation errors are measured in that norm, as a HOSVD of
+sampled values would measure them. Evaluation never forms a grid: Clenshaw on the factors,
+then a core contraction.
 """
 
 import math
@@ -23,11 +25,13 @@ from .._array import Origin, engine_of, kernels, to_engine, to_host
 from .._result import Result
 from .._validation import check_array, check_choice, check_int, check_scalar
 from ._chebyshev import (cheb_points, coefficient_decay, derivative, from_unit,
-                         integral_weights, to_unit)
-from ._tucker import hooi, mode_product, recompress, st_hosvd
+                         integral_weights, to_unit, unweigh, weigh, weigh_tensor)
+from ._tucker import (chop_degrees, full_tensor, hooi, mode_product, recompress, rhosvd,
+                      st_hosvd)
 
-#: Start of the adaptive degree search (Chebfun's minimum number of samples is 17).
-_START_POINTS = 17
+#: Points per mode where the adaptive degree search starts: Chebfun's 17 up to 3-D, 9 above
+#: (17^6 samples would already be 190 MB); see _next_points for how the grid grows.
+_START_POINTS = {1: 17, 2: 17, 3: 17}
 #: Relative slack allowed for points on the boundary of the box (rounding in the map).
 _EDGE_SLACK = 1e-12
 #: Points handed to the user's function per call while sampling the grid (memory cap).
@@ -73,8 +77,8 @@ def _check_domain(domain):
 class ChebTucker:
     """A multivariate function in Chebyshev–Tucker format on a box.
 
-    Build one with :meth:`fit`; the constructor takes the parts of an existing
-    representation.
+    Build one with :meth:`fit` (from a function) or :meth:`from_cp` (from a canonical
+    decomposition); the constructor takes the parts of an existing representation.
 
     Parameters
     ----------
@@ -115,8 +119,11 @@ class ChebTucker:
     >>> x = np.array([[0.1, -0.2, 0.3]])
     >>> bool(abs(ft(x)[0] - f(*x.T)[0]) < 1e-13)
     True
-    >>> round(ft.integrate(), 12) == round(float(np.sqrt(np.pi) * 0.8427007929497149) ** 3, 12)
+    >>> from math import erf, pi, sqrt
+    >>> bool(abs(ft.integrate() - (sqrt(pi) * erf(1)) ** 3) < 1e-12)
     True
+    >>> round(float(ft.diff(0)(x)[0]), 10)    # d/dx exp(-|x|^2) = -2 x exp(-|x|^2)
+    -0.1738716471
     """
 
     def __init__(self, core, factors, domain, *, tol=1e-12, info=None):
@@ -159,12 +166,14 @@ class ChebTucker:
             the construction on the GPU.
         degree : None, float, int or tuple of ints
             Polynomial degree per dimension. ``None`` (or a float tolerance) chooses it
-            adaptively: starting at 16, the degree of every mode whose trailing coefficients
-            are not yet below ``tol * max|C|`` is doubled (the grids are nested), up to
-            ``max_degree``; then trailing coefficients below that level are chopped.
+            adaptively: starting at 16 (8 for ``d > 3``), the degree of every mode whose
+            trailing coefficients are not yet below ``tol * max|C|`` is raised (to the
+            degree the geometric decay seen so far predicts, plus 25 %, at most doubled), up
+            to ``max_degree``; then trailing coefficients below that level are chopped.
         rank : None, float, int or tuple of ints
             Tucker ranks. ``None`` (or a float tolerance) keeps the fewest ranks for which
-            the HOSVD discards at most ``tol * ||C||_F`` of the coefficient tensor.
+            the HOSVD discards at most ``tol`` relative to the Chebyshev-weighted L2 norm of
+            the interpolant (computed exactly from its coefficients).
         tol : float
             Relative tolerance used when ``degree`` or ``rank`` is None (default ``1e-12``).
             Tolerances far below ``1e-14`` cannot be met in float64.
@@ -207,7 +216,7 @@ class ChebTucker:
         if fixed_degree is not None:
             points = [p + 1 for p in fixed_degree]
         else:
-            points = [min(_START_POINTS, max_degree + 1)] * d
+            points = [min(_START_POINTS.get(d, 9), max_degree + 1)] * d
         history, n_evals = [], 0
         while True:
             if math.prod(points) > max_samples:
@@ -237,7 +246,7 @@ class ChebTucker:
             if not unresolved or not growable:
                 break
             for k in growable:
-                points[k] = min(2 * points[k] - 1, max_degree + 1)
+                points[k] = min(_next_points(decay[k], level), max_degree + 1)
 
         resolved = [t <= degree_tol * scale for t in tails] if fixed_degree is None else None
         if fixed_degree is None:
@@ -255,12 +264,15 @@ class ChebTucker:
             C = C[tuple(slice(0, n) for n in keep)]
 
         start = time.perf_counter()
-        core, factors, svals, bound = st_hosvd(xp, C, tol=rank_tol, ranks=fixed_rank)
+        Cw = weigh_tensor(C)                 # Tucker in the weighted L2 norm of f (see weigh)
+        del C
+        core, factors, svals, bound = st_hosvd(xp, Cw, tol=rank_tol, ranks=fixed_rank)
         sweeps = 0
         if hooi_iters:
-            core, factors, sweeps = hooi(xp, C, factors, iters=hooi_iters)
+            core, factors, sweeps = hooi(xp, Cw, factors, iters=hooi_iters)
+        factors = [unweigh(U) for U in factors]
         times["tucker"] = time.perf_counter() - start
-        norm = float(xp.linalg.norm(C.ravel()))
+        norm = float(xp.linalg.norm(Cw.ravel()))
         info = dict(degree_history=history, coefficient_decay=decay,
                     relative_tails=[t / max(scale, 1e-300) for t in tails], resolved=resolved,
                     singular_values=svals,
@@ -270,6 +282,87 @@ class ChebTucker:
         if verbose:
             print(f"ChebTucker.fit: ranks {out.ranks}, degrees {out.degrees}")
         return out
+
+    @classmethod
+    def from_cp(cls, weights, factors, domain, *, grids=None, degree=128, tol=1e-7):
+        """Chebyshev–Tucker form of a CP (canonical) function
+        ``f(x) = sum_r weights[r] prod_k u_{k,r}(x_k)`` without forming any full tensor
+        (the paper's Algorithm 4, "reduced HOSVD").
+
+        Each factor column is interpolated at ``degree + 1`` Chebyshev points, turned into
+        Chebyshev coefficients (DCT-I by columns), and the coefficient matrices are truncated
+        by their SVDs; the core is assembled from the CP weights in one GEMM and recompressed
+        by an ε-rank HOSVD. Cost ``O(sum_k m_k R min(m_k, R) + prod(r) R)``.
+
+        Parameters
+        ----------
+        weights : array-like, shape (R,)
+            CP weights.
+        factors : sequence of d arrays, shapes (n_k, R)
+            Samples of the univariate factor functions: at the points ``grids[k]`` or, with
+            ``grids=None``, at the ``degree + 1`` Chebyshev points of ``domain[k]`` (ascending).
+        domain : array-like, shape (d, 2)
+            The box.
+        grids : sequence of d 1-D arrays, optional
+            Ascending sample coordinates of each factor; the columns are interpolated by
+            not-a-knot cubic splines. They must reach each side of the box to within one grid
+            step (cell-centred grids are extrapolated by at most that much).
+        degree : int or tuple of ints
+            Chebyshev degree per dimension (default 128, as in the paper).
+        tol : float
+            Relative tolerance of the compression (weighted L2 norm, as in :meth:`fit`).
+
+        Returns
+        -------
+        ChebTucker
+        """
+        from scipy.interpolate import CubicSpline
+
+        dom = _check_domain(domain)
+        d = dom.shape[0]
+        degrees = _as_tuple(degree, d, "degree")
+        tol = check_scalar(tol, "tol", low=0.0, high=1.0, low_open=True, high_open=True)
+        if len(factors) != d:
+            raise ValueError(f"factors must hold {d} matrices (one per dimension), "
+                             f"got {len(factors)}")
+        engine = engine_of(weights, *factors)
+        K = kernels("chebtucker", engine)
+        xp = K.xp
+        w = check_array(weights, "weights", ndim=1)
+        mats = [check_array(F, f"factors[{k}]") for k, F in enumerate(factors)]
+        R = w.shape[0]
+        if grids is not None and len(grids) != d:
+            raise ValueError(f"grids must hold {d} coordinate arrays, got {len(grids)}")
+        samples = []
+        for k, F in enumerate(mats):
+            if F.shape[1] != R:
+                raise ValueError(f"factors[{k}] has {F.shape[1]} columns, expected R = {R} "
+                                 f"(the length of weights)")
+            m = degrees[k] + 1
+            if grids is None:
+                if F.shape[0] != m:
+                    raise ValueError(f"factors[{k}] must hold the values at the {m} Chebyshev "
+                                     f"points of degree {degrees[k]}, got {F.shape[0]} rows")
+                samples.append(xp.asarray(F, dtype=xp.float64))
+                continue
+            g = np.asarray(to_host(check_array(grids[k], f"grids[{k}]", ndim=1)), np.float64)
+            if g.shape[0] != F.shape[0] or g.shape[0] < 4 or np.any(np.diff(g) <= 0):
+                raise ValueError(f"grids[{k}] must be strictly increasing with one entry per "
+                                 f"row of factors[{k}] (at least 4), got {g.shape[0]} entries")
+            lo, hi = dom[k]
+            step = max(g[1] - g[0], g[-1] - g[-2])
+            if g[0] > lo + step * (1 + 1e-9) or g[-1] < hi - step * (1 + 1e-9):
+                raise ValueError(f"grids[{k}] covers [{g[0]}, {g[-1]}], which does not reach "
+                                 f"the box side [{lo}, {hi}] to within one grid step")
+            spline = CubicSpline(g, np.asarray(to_host(F)), axis=0, bc_type="not-a-knot")
+            samples.append(xp.asarray(spline(from_unit(cheb_points(m), lo, hi))))
+        coeffs = [weigh(K.values_to_coeffs(S, axes=(0,))) for S in samples]
+        core, bases = rhosvd(xp, w, coeffs, tol=tol / 10)   # leave the rank choice to the
+        core, small, svals, bound = st_hosvd(xp, core, tol=tol)     # HOSVD of the core
+        return cls(core, [unweigh(B @ W) for B, W in zip(bases, small)], dom, tol=tol,
+                   info=dict(singular_values=svals,
+                             tucker_error_bound=bound / max(
+                                 float(xp.linalg.norm(core.ravel())), 1e-300)))
 
     # ------------------------------------------------------------------ properties
     @property
@@ -327,8 +420,9 @@ class ChebTucker:
         array, shape (n,) or ()
         """
         origin = Origin(points)
-        P = check_array(points, "points", ndim=np.ndim(points) if np.ndim(points) in (1, 2)
-                        else 2)
+        ndim = getattr(points, "ndim", None)
+        ndim = np.ndim(points) if ndim is None else ndim
+        P = check_array(points, "points", ndim=1 if ndim == 1 else 2)
         single = P.ndim == 1
         P = to_engine(P.reshape(1, -1) if single else P, engine_of(self.core))
         if P.shape[1] != self.ndim:
@@ -341,7 +435,7 @@ class ChebTucker:
         return origin.restore(values[0] if single else values)
 
     def on_grid(self, *axes, form="full", extrapolate=False):
-        """Values on the tensor grid ``axes[0] x ... x axes[d-1]`` (``'ij'`` order).
+        """Values on the tensor grid spanned by ``axes`` (``'ij'`` order).
 
         Parameters
         ----------
@@ -366,11 +460,15 @@ class ChebTucker:
             V = self.factors[k]
             Us.append(self._K.vandermonde(t, V.shape[0]) @ V)
         if form == "tucker":
-            return self.core, [origin.restore(U) for U in Us]
-        X = self.core
-        for k, U in enumerate(Us):
-            X = mode_product(xp, X, U, k)
-        return origin.restore(X)
+            return origin.restore(self.core), [origin.restore(U) for U in Us]
+        return origin.restore(full_tensor(xp, self.core, Us))
+
+    def coefficients(self):
+        """The full tensor of Chebyshev coefficients, shape ``(m_1, m_2, ..)``.
+
+        It needs ``8 prod(m_k)`` bytes: meant for inspection and small degrees.
+        """
+        return full_tensor(self._K.xp, self.core, self.factors)
 
     # ------------------------------------------------------------------ calculus
     def integrate(self, axes=None):
@@ -410,10 +508,10 @@ class ChebTucker:
         V = self.factors[axis]
         for _ in range(order):
             V = derivative(xp, V) * (2.0 / (hi - lo))
-        Q, R = xp.linalg.qr(V)
+        Q, R = xp.linalg.qr(weigh(V))
         core = mode_product(xp, self.core, R, axis)
         factors = list(self.factors)
-        factors[axis] = Q
+        factors[axis] = unweigh(Q)
         return ChebTucker(core, factors, self.domain, tol=self.tol)
 
     # ------------------------------------------------------------------ compression
@@ -425,8 +523,10 @@ class ChebTucker:
         ranks = None if rank is None else _as_tuple(rank, self.ndim, "rank")
         if ranks is None and tol is None:
             tol = self.tol
-        core, factors, svals, bound = recompress(self._K.xp, self.core, self.factors,
+        core, factors, svals, bound = recompress(self._K.xp, self.core,
+                                                 [weigh(V) for V in self.factors],
                                                  tol=tol, ranks=ranks)
+        factors = [unweigh(V) for V in factors]
         return ChebTucker(core, factors, self.domain, tol=tol or self.tol,
                           info=dict(singular_values=svals))
 
@@ -442,7 +542,7 @@ class ChebTucker:
         ``other`` is a ChebTucker on the same box or a number. The sum's factors are the
         zero-padded, concatenated factors and its core is block diagonal; recompression
         (:meth:`compress`) then keeps the ranks small. The tolerance is relative to
-        ``||self|| + ||other||`` (coefficient norms), so cancellation does not inflate ranks.
+        ``||self|| + ||other||`` (weighted L2 norms), so cancellation does not inflate ranks.
         Default: the larger tolerance of the two operands.
         """
         if isinstance(other, numbers.Real):
@@ -450,11 +550,7 @@ class ChebTucker:
         if not isinstance(other, ChebTucker):
             raise TypeError(f"other must be a ChebTucker or a real number, got "
                             f"{type(other).__name__}")
-        if other.ndim != self.ndim or not np.array_equal(other.domain, self.domain):
-            raise ValueError("other lives on a different domain; inconsistent domains "
-                             f"{self.domain.tolist()} and {other.domain.tolist()}")
-        if engine_of(self.core) != engine_of(other.core):
-            raise ValueError("other lives on a different engine (CPU vs GPU)")
+        self._check_partner(other)
         tol = max(self.tol, other.tol) if tol is None else check_scalar(
             tol, "tol", low=0.0, high=1.0, low_open=True, high_open=True)
         xp = self._K.xp
@@ -469,8 +565,15 @@ class ChebTucker:
         core[tuple(slice(0, r) for r in self.ranks)] = self.core
         core[tuple(slice(r, None) for r in self.ranks)] = other.core
         norm = float(xp.linalg.norm(self.core.ravel()) + xp.linalg.norm(other.core.ravel()))
-        core, factors, _, _ = recompress(xp, core, factors, tol=tol, norm=norm)
-        return ChebTucker(core, factors, self.domain, tol=tol)
+        return self._recompressed(core, factors, tol, norm)
+
+    def _recompressed(self, core, factors, tol, norm=None):
+        # recompression and degree chopping in the weighted coordinates of fit
+        xp = self._K.xp
+        core, factors, _, _ = recompress(xp, core, [weigh(V) for V in factors], tol=tol,
+                                         norm=norm)
+        core, factors = chop_degrees(xp, core, factors, tol=tol)
+        return ChebTucker(core, [unweigh(V) for V in factors], self.domain, tol=tol)
 
     def __add__(self, other):
         if not isinstance(other, (ChebTucker, numbers.Real)):
@@ -492,8 +595,50 @@ class ChebTucker:
             return NotImplemented
         return (-self).add(other)
 
+    def _check_partner(self, other):
+        if other.ndim != self.ndim or not np.array_equal(other.domain, self.domain):
+            raise ValueError("other lives on a different domain; inconsistent domains "
+                             f"{self.domain.tolist()} and {other.domain.tolist()}")
+        if engine_of(self.core) != engine_of(other.core):
+            raise ValueError("other lives on a different engine (CPU vs GPU)")
+
+    def multiply(self, other, tol=None):
+        """Pointwise product ``self * other`` recompressed to relative tolerance ``tol``.
+
+        Factor columns are multiplied pairwise (exactly: both are sampled at
+        ``m_a + m_b - 1`` Chebyshev points, multiplied, and transformed back), the core is
+        the Kronecker product of the cores, then :meth:`compress` runs. The uncompressed
+        core has ``prod_k r_k^a r_k^b`` entries, so compress the operands first if that is
+        large. Default ``tol``: the larger of the operands' tolerances.
+        """
+        if isinstance(other, numbers.Real):
+            return self * other
+        if not isinstance(other, ChebTucker):
+            raise TypeError(f"other must be a ChebTucker or a real number, got "
+                            f"{type(other).__name__}")
+        self._check_partner(other)
+        tol = max(self.tol, other.tol) if tol is None else check_scalar(
+            tol, "tol", low=0.0, high=1.0, low_open=True, high_open=True)
+        size = math.prod(a * b for a, b in zip(self.ranks, other.ranks))
+        if size > 2**26:
+            raise ValueError(f"the product core would have {size} entries; compress the "
+                             f"operands to smaller ranks first")
+        xp, K = self._K.xp, self._K
+        factors = []
+        for Va, Vb in zip(self.factors, other.factors):
+            m = Va.shape[0] + Vb.shape[0] - 1
+            t = xp.asarray(cheb_points(m))
+            Ua, Ub = K.vandermonde(t, Va.shape[0]) @ Va, K.vandermonde(t, Vb.shape[0]) @ Vb
+            W = (Ua[:, :, None] * Ub[:, None, :]).reshape(m, -1)
+            factors.append(K.values_to_coeffs(W, axes=(0,)))
+        core = xp.kron(self.core, other.core)      # index (a, b) -> a * r_b + b, as in W
+        return self._recompressed(core, factors, tol)
+
     def __mul__(self, other):
-        """Scaling by a number (the core is scaled; ranks are unchanged)."""
+        """Scaling by a number (the core is scaled; ranks are unchanged) or the pointwise
+        product with another ChebTucker (see :meth:`multiply`)."""
+        if isinstance(other, ChebTucker):
+            return self.multiply(other)
         if not isinstance(other, numbers.Real):
             return NotImplemented
         return ChebTucker(self.core * float(other), self.factors, self.domain, tol=self.tol)
@@ -504,6 +649,27 @@ class ChebTucker:
         if not isinstance(other, numbers.Real):
             return NotImplemented
         return self * (1.0 / other)
+
+
+def _next_points(decay, level):
+    """Points for the next try of a mode whose coefficients ``decay`` are not yet below
+    ``level``.
+
+    Samples are not reused between tries, so the grid need not be nested: where the envelope
+    of the coefficients already decays geometrically, extrapolate it to ``level`` and ask for
+    25 % more than that (at least ``m + m/4``); otherwise double (``2m - 1``) as Chebfun does.
+    """
+    m = decay.size
+    envelope = np.maximum.accumulate(decay[::-1])[::-1]       # non-increasing upper envelope
+    half = envelope[m // 2:]
+    doubled = 2 * m - 1
+    if half[-1] <= 0 or half[0] <= 0:
+        return doubled
+    slope = (math.log(half[-1]) - math.log(half[0])) / max(half.size - 1, 1)
+    if slope >= -1e-3 or envelope[0] <= 0:
+        return doubled
+    needed = m - 1 + (math.log(level) - math.log(half[-1])) / slope
+    return int(min(doubled, max(m + m // 4, math.ceil(1.25 * needed) + 2)))
 
 
 # ---------------------------------------------------------------------- sampling helpers

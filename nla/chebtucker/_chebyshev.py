@@ -28,6 +28,20 @@ def from_unit(t, lo, hi):
     return 0.5 * (hi - lo) * t + 0.5 * (hi + lo)
 
 
+def dct1_scaling(xp, m):
+    """Per-axis factors turning a type-I DCT of ascending-node values into coefficients.
+
+    With ``N = m - 1`` and values ``v_j`` at the ascending nodes ``-cos(j pi / N)``,
+    ``c_k = (-1)^k h_k DCT-I(v)_k / N`` where ``h_k = 1/2`` at ``k = 0, N`` and 1 otherwise;
+    the sign undoes the reversal of the node order.
+    """
+    s = xp.full(m, 1.0 / (m - 1))
+    s[1::2] *= -1.0
+    s[0] *= 0.5
+    s[-1] *= 0.5
+    return s
+
+
 def integral_weights(xp, m):
     """``w_j = int_{-1}^{1} T_j(t) dt``: ``2 / (1 - j^2)`` for even ``j``, 0 for odd ``j``."""
     j = np.arange(m, dtype=np.float64)
@@ -63,3 +77,37 @@ def coefficient_decay(xp, C):
     A = xp.abs(C)
     axes = tuple(range(C.ndim))
     return [A.max(axis=tuple(a for a in axes if a != k)) if C.ndim > 1 else A for k in axes]
+
+
+#: sqrt(2): ``int T_0^2 w = pi`` but ``int T_j^2 w = pi / 2`` for ``j >= 1`` (``w = 1/sqrt(1-t^2)``)
+_T0_WEIGHT = 2.0 ** 0.5
+
+
+def weigh(V):
+    """Coefficient rows -> coordinates in which the Euclidean norm is the Chebyshev-weighted
+    L2 norm (up to ``sqrt(pi / 2)``): row 0 (the ``T_0`` coefficients) times ``sqrt(2)``.
+
+    Tucker truncation in these coordinates measures errors as the weighted L2 norm of the
+    function, as a HOSVD of sampled values does; in raw coefficients the constant part would
+    count half and ranks would come out one or two larger.
+    """
+    W = V.copy()
+    W[0] = W[0] * _T0_WEIGHT
+    return W
+
+
+def unweigh(W):
+    """Inverse of :func:`weigh`."""
+    V = W.copy()
+    V[0] = V[0] / _T0_WEIGHT
+    return V
+
+
+def weigh_tensor(C):
+    """:func:`weigh` applied along every mode of the coefficient tensor ``C``."""
+    C = C.copy()
+    for k in range(C.ndim):
+        index = [slice(None)] * C.ndim
+        index[k] = 0
+        C[tuple(index)] *= _T0_WEIGHT
+    return C

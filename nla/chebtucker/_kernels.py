@@ -6,15 +6,21 @@ The driver (:mod:`nla.chebtucker._chebtucker`) calls the same names on either en
 * ``values_to_coeffs(V)`` - Chebyshev coefficients of values sampled on the tensor grid of
   2nd-kind (Chebyshev–Lobatto) points, by a type-I DCT along every axis;
 * ``vandermonde(t, m)`` - the matrix ``T_j(t_i)``, ``j < m``;
-* ``eval_points(t, factors, core)`` - the Chebyshev–Tucker function at scattered points.
+* ``eval_points(t, factors, core)`` - the Chebyshev–Tucker function at scattered points;
+* ``erf_potential(x, y, z, centers, charges, a)`` - the long-range Coulomb sum (a sampler
+  for the paper's multi-particle application).
 
 Mode products and SVDs are left to BLAS/LAPACK (through ``xp.tensordot`` / ``xp.linalg``):
 they are GEMM-shaped, and a hand-written Numba loop would only be slower.
 """
 
+import math
+
 import numpy as np
 import scipy.fft
 from numba import njit, prange
+
+from ._chebyshev import dct1_scaling
 
 xp = np
 
@@ -22,30 +28,18 @@ xp = np
 _CHUNK = 256
 
 
-def dct1_scaling(xp, m):
-    """Per-axis factors turning a type-I DCT of ascending-node values into coefficients.
+def values_to_coeffs(V, axes=None):
+    """Chebyshev coefficients of samples ``V`` on the 2nd-kind grid, along ``axes`` (all by
+    default; e.g. ``(0,)`` for the columns of a matrix of univariate samples).
 
-    With ``N = m - 1`` and values ``v_j`` at the ascending nodes ``-cos(j pi / N)``,
-    ``c_k = (-1)^k h_k DCT-I(v)_k / N`` where ``h_k = 1/2`` at ``k = 0, N`` and 1 otherwise;
-    the sign undoes the reversal of the node order.
+    Every transformed axis needs at least 2 points (a length-1 type-I DCT is undefined).
     """
-    s = xp.full(m, 1.0 / (m - 1))
-    s[1::2] *= -1.0
-    s[0] *= 0.5
-    s[-1] *= 0.5
-    return s
-
-
-def values_to_coeffs(V):
-    """Chebyshev coefficient tensor of samples ``V`` on the 2nd-kind tensor grid.
-
-    Every axis needs at least 2 points (a length-1 type-I DCT is undefined).
-    """
-    C = scipy.fft.dctn(V, type=1, axes=tuple(range(V.ndim)), workers=-1)
-    for k, m in enumerate(V.shape):
+    axes = tuple(range(V.ndim)) if axes is None else tuple(axes)
+    C = scipy.fft.dctn(V, type=1, axes=axes, workers=-1)
+    for k in axes:
         shape = [1] * V.ndim
-        shape[k] = m
-        C *= dct1_scaling(np, m).reshape(shape)
+        shape[k] = V.shape[k]
+        C *= dct1_scaling(np, V.shape[k]).reshape(shape)
     return C
 
 
@@ -138,3 +132,33 @@ def eval_points(t, factors, core):
                      out)
     return out
 
+
+
+@njit(parallel=True, cache=True)
+def _erf_potential(x, y, z, centers, charges, a, out):
+    # out[i] = sum_p q_p erf(r_ip / a) / r_ip, with the limit 2 / (a sqrt(pi)) at r = 0
+    limit = 2.0 / (a * math.sqrt(math.pi))
+    for i in prange(x.shape[0]):
+        acc = 0.0
+        for p in range(centers.shape[0]):
+            dx = x[i] - centers[p, 0]
+            dy = y[i] - centers[p, 1]
+            dz = z[i] - centers[p, 2]
+            r = math.sqrt(dx * dx + dy * dy + dz * dz)
+            if r > 1e-150:
+                acc += charges[p] * math.erf(r / a) / r
+            else:
+                acc += charges[p] * limit
+        out[i] = acc
+
+
+def erf_potential(x, y, z, centers, charges, a):
+    """``sum_p q_p erf(|x - c_p| / a) / |x - c_p|`` at the points ``(x, y, z)`` (1-D arrays),
+    parallel over points."""
+    out = np.empty(x.shape[0])
+    _erf_potential(np.ascontiguousarray(x, dtype=np.float64),
+                   np.ascontiguousarray(y, dtype=np.float64),
+                   np.ascontiguousarray(z, dtype=np.float64),
+                   np.ascontiguousarray(centers, dtype=np.float64),
+                   np.ascontiguousarray(charges, dtype=np.float64), float(a), out)
+    return out

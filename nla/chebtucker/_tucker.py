@@ -23,6 +23,14 @@ def mode_product(xp, X, M, k):
     return xp.moveaxis(xp.tensordot(M, X, axes=(1, k)), 0, k)
 
 
+def full_tensor(xp, core, factors):
+    """``core x_1 factors[0] ... x_d factors[d-1]`` as a dense array."""
+    X = core
+    for k, U in enumerate(factors):
+        X = mode_product(xp, X, U, k)
+    return X
+
+
 def unfold(xp, X, k):
     """Mode-``k`` unfolding, ``X.shape[k] x prod(other sizes)``."""
     return xp.moveaxis(X, k, 0).reshape(X.shape[k], -1)
@@ -142,3 +150,65 @@ def recompress(xp, core, factors, *, tol=None, ranks=None, norm=None):
         norm = float(xp.linalg.norm(H.ravel()))
     H, W, svals, bound = st_hosvd(xp, H, tol=tol, ranks=ranks, norm=norm)
     return H, [Q @ w for Q, w in zip(Qs, W)], svals, bound
+
+
+def rhosvd(xp, weights, factors, *, tol):
+    """Reduced HOSVD of the CP tensor ``sum_r weights[r] prod_k factors[k][:, r]``.
+
+    Each factor matrix is truncated by its own SVD, ``F_k ~ Y_k (S_k Z_k^T)``, and the core is
+    assembled from the CP weights and the small ``r_k x R`` matrices in one GEMM, so no tensor
+    of the full size is ever formed. Columns are normalised first (norms folded into the
+    weights); the per-mode threshold ``tol ||A|| / (d ||w||_2)`` then bounds the error by
+    ``tol ||A||_F`` because ``||A - A_r|| <= ||w||_2 sum_k tail_k`` for unit columns.
+
+    Returns ``core, bases`` with orthonormal ``bases[k]`` (``m_k x r_k``).
+    """
+    d = len(factors)
+    w = xp.asarray(weights, dtype=xp.float64)
+    unit = []
+    for F in factors:
+        norms = xp.linalg.norm(F, axis=0)
+        w = w * norms
+        unit.append(F / xp.where(norms > 0, norms, 1.0))
+    gram = xp.ones((w.shape[0], w.shape[0]))
+    for F in unit:
+        gram = gram * (F.T @ F)
+    norm = math.sqrt(max(float(w @ gram @ w), 0.0))
+    threshold = tol * norm / (d * max(float(xp.linalg.norm(w)), 1e-300))
+    bases, small = [], []
+    for F in unit:
+        Y, s, Zt = xp.linalg.svd(F, full_matrices=False)
+        s_host = np.asarray(s.get() if hasattr(s, "get") else s, dtype=np.float64)
+        r = rank_for(s_host, threshold)
+        bases.append(Y[:, :r])
+        small.append(s[:r, None] * Zt[:r])                        # r_k x R
+    # core[a_1, ..., a_d] = sum_r w_r prod_k small_k[a_k, r]: Khatri-Rao of modes 2..d, one GEMM
+    kr = small[-1]
+    for Z in reversed(small[1:-1]):
+        kr = (Z[:, None, :] * kr[None, :, :]).reshape(-1, kr.shape[1])
+    core = (small[0] * w) @ kr.T if d > 1 else (small[0] @ w)[:, None]
+    return core.reshape(tuple(B.shape[1] for B in bases)), bases
+
+
+def chop_degrees(xp, core, factors, *, tol):
+    """Drop trailing Chebyshev rows of orthonormal ``factors`` whose share of the
+    coefficient tensor ``C = core x V`` is negligible (at most ``tol ||C|| / sqrt(d)`` per
+    mode, so at most ``tol ||C||`` in all), then restore orthonormality by QR.
+
+    The share of rows ``j >= J`` of mode ``k`` is ``||V_k[J:] unfold_k(core)||_F``, computed
+    from the small Gram matrix of the unfolded core. At least two rows are kept.
+    """
+    d = core.ndim
+    norm = float(xp.linalg.norm(core.ravel()))
+    limit = (tol * norm) ** 2 / d
+    out = list(factors)
+    for k, V in enumerate(factors):
+        Gk = unfold(xp, core, k)
+        rows = xp.sum((V @ (Gk @ Gk.T)) * V, axis=1)             # ||row j of C_(k)||^2
+        tail = np.cumsum(np.asarray(rows.get() if hasattr(rows, "get") else rows)[::-1])[::-1]
+        keep = max(2, int(np.count_nonzero(tail > limit)))
+        if keep < V.shape[0]:
+            Q, R = xp.linalg.qr(V[:keep])
+            out[k] = Q
+            core = mode_product(xp, core, R, k)
+    return core, out
