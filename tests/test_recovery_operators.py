@@ -10,7 +10,7 @@ from nla.recovery._subgm import subgradient
 
 
 def _explicit(op):
-    """The (m, d1, d2) matrices A_i of ``op``, read off column by column (slow, obviously right)."""
+    """The (m, d1, d2) matrices A_i of ``op``, read off entry by entry (slow, plainly right)."""
     d1, d2 = op.shape
     A = np.empty((op.n_measurements, d1, d2))
     for j in range(d1):
@@ -73,7 +73,7 @@ def test_gaussian_on_the_fly_equals_stored(rng, seed):
     np.testing.assert_array_equal(stored.toarray(), fly.toarray())
     assert not np.allclose(stored.toarray(), other.toarray())
     A = stored.toarray()
-    assert abs(A.mean()) < 0.02 and abs(A.std() - 1) < 0.02   # i.i.d. N(0, 1) entries
+    assert abs(A.mean()) < 0.05 and abs(A.std() - 1) < 0.05   # N(0, 1): 8 and 11 sigma
     U = rng.standard_normal((d, 4))
     y = rng.standard_normal(m)
     for mode in (MODE_L1, MODE_L2):

@@ -13,12 +13,32 @@ or one output row per iteration), so no atomics are needed and the result is det
 for a fixed thread count.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, njit, prange, set_num_threads
 
 from .._random import gaussian_block_jit, gaussian_jit
 
 MODE_ADJOINT, MODE_L1, MODE_L2 = 0, 1, 2
+
+#: Passes with less work (multiply-adds) run on one thread: SubGM makes thousands of short
+#: passes, and each parallel region costs a thread hand-off that dominates a pass this small
+#: (by 10x when the cores are shared with other processes).
+PARALLEL_WORK = 1 << 21
+
+
+@contextmanager
+def _threads_for(work):
+    if work >= PARALLEL_WORK:
+        yield
+        return
+    before = get_num_threads()
+    set_num_threads(1)
+    try:
+        yield
+    finally:
+        set_num_threads(before)
 
 # Reassociation lets LLVM vectorise the long dot products and axpys; NaN/inf semantics are
 # kept (no 'nnan'/'ninf'), so a diverging iterate is still detected by the driver.
@@ -27,13 +47,10 @@ _FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 @njit(inline="always", cache=True)
 def _weight(r, mode):
-    if mode == MODE_L2:
-        return r
-    if r > 0:
-        return 1.0
-    if r < 0:
-        return -1.0
-    return r * 0.0  # 0 stays 0, NaN stays NaN
+    # Branch-free sign (sign(0) = 0); a NaN residual gives 0 here but still poisons the loss,
+    # which the driver checks every iteration.
+    sgn = np.float64(r > 0.0) - np.float64(r < 0.0)
+    return r if mode == MODE_L2 else sgn
 
 
 @njit(inline="always", cache=True)
@@ -81,10 +98,11 @@ def _n_chunks(m):
 def dense_pass(A, x, y, mode, res):
     """One read of the stored measurements ``A`` (m x D): residuals into ``res`` and
     ``G = sum_i w_i A_i`` (length D), fused so that each row ``A_i`` is loaded once."""
-    acc = np.empty((_n_chunks(A.shape[0]), A.shape[1]), dtype=np.result_type(A, x))
-    _dense_pass(A, x, y, mode, res, acc)
-    G = np.empty(A.shape[1], dtype=acc.dtype)
-    _reduce_rows(acc, G)
+    with _threads_for(A.size):
+        acc = np.empty((_n_chunks(A.shape[0]), A.shape[1]), dtype=np.result_type(A, x))
+        _dense_pass(A, x, y, mode, res, acc)
+        G = np.empty(A.shape[1], dtype=acc.dtype)
+        _reduce_rows(acc, G)
     return G
 
 
@@ -127,12 +145,13 @@ def _gaussian_pass(key, ids, D, x, y, mode, res, acc, buf):
 
 def gaussian_pass(key, ids, D, x, y, mode, res):
     """:func:`dense_pass` for Gaussian measurements regenerated from ``(key, ids[i], j)``."""
-    n_chunks = _n_chunks(ids.shape[0])
-    acc = np.empty((n_chunks, D), dtype=np.float64)
-    buf = np.empty((n_chunks, D), dtype=np.float64)
-    _gaussian_pass(np.uint64(key), ids, D, x, y, mode, res, acc, buf)
-    G = np.empty(D, dtype=np.float64)
-    _reduce_rows(acc, G)
+    with _threads_for(20 * ids.shape[0] * D):  # ~20 flops per regenerated entry
+        n_chunks = _n_chunks(ids.shape[0])
+        acc = np.empty((n_chunks, D), dtype=np.float64)
+        buf = np.empty((n_chunks, D), dtype=np.float64)
+        _gaussian_pass(np.uint64(key), ids, D, x, y, mode, res, acc, buf)
+        G = np.empty(D, dtype=np.float64)
+        _reduce_rows(acc, G)
     return G.astype(x.dtype, copy=False)
 
 
@@ -149,11 +168,12 @@ def _gaussian_forward(key, ids, D, x, out):
 def gaussian_forward(key, ids, D, x):
     """``<A_i, X>`` for regenerated Gaussian measurements, ``x = vec(X)``."""
     out = np.empty(ids.shape[0], dtype=x.dtype)
-    _gaussian_forward(np.uint64(key), ids, D, x, out)
+    with _threads_for(20 * ids.shape[0] * D):
+        _gaussian_forward(np.uint64(key), ids, D, x, out)
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=_FAST)
 def _rowdot_pass(P, Q, y, mode, res, w):
     for i in prange(P.shape[0]):
         s = 0.0
@@ -168,11 +188,12 @@ def rowdot_pass(P, Q, y, mode):
     """Residuals ``sum_k P_ik Q_ik - y_i`` of rank-one measurements and their weights."""
     res = np.empty(P.shape[0], dtype=P.dtype)
     w = np.empty_like(res)
-    _rowdot_pass(P, Q, y, mode, res, w)
+    with _threads_for(P.size):
+        _rowdot_pass(P, Q, y, mode, res, w)
     return res, w
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=_FAST)
 def _entry_forward(rows, cols, U, V, out):
     for t in prange(rows.shape[0]):
         s = 0.0
@@ -185,16 +206,16 @@ def _entry_forward(rows, cols, U, V, out):
 def entry_forward(rows, cols, U, V):
     """``(U V^T)[rows[t], cols[t]]`` for every observation ``t``."""
     out = np.empty(rows.shape[0], dtype=U.dtype)
-    _entry_forward(rows, cols, U, V, out)
+    with _threads_for(rows.shape[0] * U.shape[1]):
+        _entry_forward(rows, cols, U, V, out)
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=_FAST)
 def _entry_rows_pass(indptr, cols, y, U, V, mode, res, w, QU):
     r_ = V.shape[1]
     for j in prange(indptr.shape[0] - 1):
-        for q in range(r_):
-            QU[j, q] = 0.0
+        acc = np.zeros(r_, dtype=QU.dtype)  # the row of G V, kept out of QU (no aliasing)
         for t in range(indptr[j], indptr[j + 1]):
             k = cols[t]
             if mode == MODE_ADJOINT:
@@ -209,7 +230,8 @@ def _entry_rows_pass(indptr, cols, y, U, V, mode, res, w, QU):
                 w[t] = wt
             if wt != 0.0:
                 for q in range(r_):
-                    QU[j, q] += wt * V[k, q]
+                    acc[q] += wt * V[k, q]
+        QU[j] = acc
 
 
 def entry_rows_pass(indptr, cols, y, U, V, mode):
@@ -220,28 +242,29 @@ def entry_rows_pass(indptr, cols, y, U, V, mode):
     res = np.empty(n, dtype=U.dtype)
     w = np.empty(n, dtype=U.dtype) if mode != MODE_ADJOINT else y
     QU = np.empty((indptr.shape[0] - 1, V.shape[1]), dtype=np.result_type(U, V))
-    _entry_rows_pass(indptr, cols, y, U, V, mode, res, w, QU)
+    with _threads_for(2 * cols.shape[0] * V.shape[1]):
+        _entry_rows_pass(indptr, cols, y, U, V, mode, res, w, QU)
     return res, w, QU
 
 
-@njit(parallel=True, cache=True)
-def _entry_cols_pass(cptr, corder, rows, w, U, QV):
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def _entry_cols_pass(cptr, rows_c, w_c, U, QV):
     r_ = U.shape[1]
     for k in prange(cptr.shape[0] - 1):
-        for q in range(r_):
-            QV[k, q] = 0.0
-        for s in range(cptr[k], cptr[k + 1]):
-            t = corder[s]
-            wt = w[t]
+        acc = np.zeros(r_, dtype=QV.dtype)
+        for t in range(cptr[k], cptr[k + 1]):
+            wt = w_c[t]
             if wt != 0.0:
-                j = rows[t]
+                j = rows_c[t]
                 for q in range(r_):
-                    QV[k, q] += wt * U[j, q]
+                    acc[q] += wt * U[j, q]
+        QV[k] = acc
 
 
-def entry_cols_pass(cptr, corder, rows, w, U):
-    """``G^T U`` for the weights of :func:`entry_rows_pass`, looping over columns through the
-    column-sorted order ``corder`` (again one output row per iteration)."""
+def entry_cols_pass(cptr, rows_c, w_c, U):
+    """``G^T U`` from the observations sorted by column (CSC ``cptr``/``rows_c``) and their
+    weights ``w_c`` in that order (again one output row per loop iteration)."""
     QV = np.empty((cptr.shape[0] - 1, U.shape[1]), dtype=U.dtype)
-    _entry_cols_pass(cptr, corder, rows, w, U, QV)
+    with _threads_for(rows_c.shape[0] * U.shape[1]):
+        _entry_cols_pass(cptr, rows_c, w_c, U, QV)
     return QV

@@ -58,7 +58,7 @@ class SubGMRecovery(BaseEstimator):
         before all components have grown; raise it (0.99) for dense outliers (more than 30%)
         or ill-conditioned targets. ``1`` keeps the step constant (no convergence; a floor
         proportional to the step).
-    max_iter : int, default 2000
+    max_iter : int, default 3000
         Maximum number of sub-gradient steps.
     tol : float, default 1e-10
         Stop when a step moves the factors by less than ``tol`` times their norm.
@@ -132,7 +132,7 @@ class SubGMRecovery(BaseEstimator):
 
     _estimator_type = "regressor"
 
-    def __init__(self, rank, *, init_scale=1e-4, step=0.2, decay=0.98, max_iter=2000,
+    def __init__(self, rank, *, init_scale=1e-4, step=0.2, decay=0.98, max_iter=3000,
                  tol=1e-10, loss="l1", symmetric=True, holdout=0.0, n_iter_no_change=100,
                  random_state=None, verbose=False, callback=None):
         self.rank = rank

@@ -1,0 +1,119 @@
+"""Robust low-rank recovery (nla.recovery): SubGM iterations, and robust PCA vs TensorLy.
+
+* ``SensingIteration``: one sub-gradient evaluation at d = 50, m = 1500, r' = 50 with the fused
+  Numba pass (stored and regenerated Gaussian measurements) beside the per-measurement NumPy
+  loop ``sum_i sign(r_i) (A_i + A_i^T) U`` it replaces.
+* ``EntrySamplingIteration``: one evaluation on a 10,000 x 10,000 matrix with 10^6 observed
+  entries, r' = 10.
+* ``RobustPCA``: a fully observed 2000 x 2000 rank-10 matrix plus 5% gross sparse corruptions;
+  nla (entry sampling over every entry, stopped at relative error 1e-5) beside
+  ``tensorly.decomposition.robust_pca`` (PCP by ALM, 100 iterations, which reaches about that
+  accuracy). ``track_*`` record both errors.
+"""
+
+import numpy as np
+
+from nla.recovery import EntrySampling, GaussianMeasurements, SubGMRecovery
+from nla.recovery._kernels import MODE_L1
+from nla.recovery._subgm import subgradient
+
+try:  # optional size scale shared by the suites (NLA_BENCH_SCALE)
+    from ._common import SCALE
+except ImportError:
+    import os
+
+    SCALE = float(os.environ.get("NLA_BENCH_SCALE", "1"))
+
+
+def _naive_subgradient(A, U, y):
+    """The per-measurement form: (1/m) sum_i sign(<A_i, U U^T> - y_i) (A_i + A_i^T) U."""
+    Q = np.zeros_like(U)
+    for Ai, yi in zip(A, y):
+        AU = Ai @ U
+        w = np.sign(np.sum(U * AU) - yi)
+        Q += w * (AU + Ai.T @ U)
+    return Q / len(y)
+
+
+class SensingIteration:
+    params = (["fused", "on_the_fly", "naive_numpy"],)
+    param_names = ["method"]
+    timeout = 300
+
+    def setup(self, method):
+        d, m, rank = 50, 1500, 50
+        gen = np.random.default_rng(0)
+        self.op = GaussianMeasurements(m, (d, d), stored=method != "on_the_fly", random_state=0)
+        V = np.linalg.qr(gen.standard_normal((d, 3)))[0]
+        self.y = self.op(V) + (gen.random(m) < 0.2) * gen.normal(0, 17, m)
+        self.U = 1e-3 * gen.standard_normal((d, rank))
+        self.A = GaussianMeasurements(m, (d, d), random_state=0).toarray()
+        subgradient(self.op, self.U, self.U, self.y, MODE_L1, True)  # compile outside timing
+
+    def time_subgradient(self, method):
+        if method == "naive_numpy":
+            _naive_subgradient(self.A, self.U, self.y)
+        else:
+            subgradient(self.op, self.U, self.U, self.y, MODE_L1, True)
+
+
+class EntrySamplingIteration:
+    timeout = 300
+
+    def setup(self):
+        d, n_obs, rank = int(10_000 * SCALE), int(1_000_000 * SCALE), 10
+        gen = np.random.default_rng(0)
+        flat = np.unique(gen.integers(0, d * d, size=int(1.05 * n_obs)))[:n_obs]
+        gen.shuffle(flat)
+        self.op = EntrySampling(flat // d, flat % d, (d, d))
+        L = gen.standard_normal((d, 3))
+        self.y = self.op(L) + (gen.random(flat.size) < 0.2) * gen.normal(0, 30, flat.size)
+        self.U = 1e-2 * gen.standard_normal((d, rank))
+        subgradient(self.op, self.U, self.U, self.y, MODE_L1, True)
+
+    def time_subgradient_symmetric(self):
+        subgradient(self.op, self.U, self.U, self.y, MODE_L1, True)
+
+
+class RobustPCA:
+    timeout = 3600
+    number = 1
+    repeat = 1
+
+    def setup(self):
+        n, r = int(2000 * SCALE), 10
+        gen = np.random.default_rng(0)
+        self.L = gen.standard_normal((n, r)) @ gen.standard_normal((r, n)) / np.sqrt(r)
+        corrupt = gen.random((n, n)) < 0.05
+        self.M = self.L + corrupt * gen.uniform(-10, 10, (n, n))
+        rows, cols = np.divmod(np.arange(n * n), n)
+        self.op = EntrySampling(rows, cols, (n, n))
+        self.n, self.r = n, r
+
+    def _err(self, X):
+        return float(np.linalg.norm(X - self.L) / np.linalg.norm(self.L))
+
+    def _nla(self):
+        def stop(info):
+            return info.iteration % 10 == 0 and self._err(info.U @ info.V.T) <= 1e-5
+
+        return SubGMRecovery(self.r, decay=0.99, symmetric=False, random_state=0,
+                             callback=stop).fit(self.op, self.M.ravel())
+
+    def _tensorly(self):
+        from tensorly.decomposition import robust_pca
+
+        return robust_pca(self.M, reg_E=1 / np.sqrt(self.n), reg_J=0.5, n_iter_max=100,
+                          tol=1e-9, verbose=0)
+
+    def time_nla_subgm(self):
+        self._nla()
+
+    def time_tensorly_robust_pca(self):
+        self._tensorly()
+
+    def track_nla_error(self):
+        return self._err(self._nla().X_)
+
+    def track_tensorly_error(self):
+        return self._err(self._tensorly()[0])
