@@ -42,8 +42,8 @@ def _hash(key, row, counter):
     return _mix64(_mix64(key + row * _ROW) + counter * _COUNTER)
 
 
-def _below(bits, n):
-    # Uniform integer in [0, n) for n < 2**32 by multiply-shift (integer only, exact).
+def below_xp(bits, n):
+    """Uniform integers in ``[0, n)`` from hash bits (arrays or scalars, n < 2**32), exact."""
     return ((bits >> _S32) * n) >> _S32
 
 
@@ -234,7 +234,7 @@ def sparse_sign_rows_xp(xp, seed, row0, n_rows, n_cols, density, scale, dtype):
         active = counts > s
         t = n_cols - counts + s
         bits = hash_xp(xp, support, rows, xp.full(n_rows, 1 + s, dtype=xp.uint64))
-        v = _below(bits, (t + 1).astype(xp.uint64)).astype(xp.int64)
+        v = below_xp(bits, (t + 1).astype(xp.uint64)).astype(xp.int64)
         taken = (chosen[:, :s] == v[:, None]).any(axis=1) if s else xp.zeros(n_rows, dtype=bool)
         v = xp.where(taken, t, v)
         chosen[:, s] = xp.where(active, v, n_cols)

@@ -8,7 +8,7 @@ error bound), sketch-and-precondition (full accuracy) or LAPACK.
 
 from ._kernels import fwht
 from ._lstsq import lstsq
-from ._operators import (KINDS, CountSketch, GaussianSketch, PooledHadamardSketch,
+from ._operators import (CountSketch, GaussianSketch, PooledHadamardSketch,
                          SketchOperator, SparseSignSketch, SRHTSketch, sketch)
 
 __all__ = ["sketch", "lstsq", "fwht", "SketchOperator", "GaussianSketch", "SRHTSketch",

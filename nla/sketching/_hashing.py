@@ -6,7 +6,7 @@ the same slots, buckets and signs from the same hashes of :mod:`nla._random`.
 
 import numpy as np
 
-from .._random import _below, hash_xp, stream_key
+from .._random import below_xp, hash_xp, stream_key
 
 #: Stream numbers of this area (the foundation reserves those below 16).
 STREAM_PERMUTE = 16
@@ -53,7 +53,7 @@ def sparse_sign_entries(xp, bucket_key, sign_key, m, nnz, row0, n_rows, scale):
     lo = (t * np.uint64(m)) // np.uint64(nnz)
     size = ((t + np.uint64(1)) * np.uint64(m)) // np.uint64(nnz) - lo
     with np.errstate(over="ignore"):
-        rows = lo + _below(hash_xp(xp, bucket_key, cols, t), size)
+        rows = lo + below_xp(hash_xp(xp, bucket_key, cols, t), size)
         bits = hash_xp(xp, sign_key, cols, t)
     values = (1.0 - 2.0 * (bits >> np.uint64(63)).astype(xp.float64)) * scale
     return rows.astype(xp.int64), (cols - np.uint64(row0)).astype(xp.int64), values

@@ -7,6 +7,8 @@ sketch of the whole matrix. Dense sketches are applied blockwise: no kernel ever
 ``m x n`` matrix.
 """
 
+import contextlib
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
@@ -18,89 +20,179 @@ from ._hashing import permute_index, permute_params
 xp = np
 
 _U64 = np.uint64
-#: Rows per cache block of the FWHT (2**10 rows x 64 float64 columns = 512 KiB, an L2).
-_FWHT_BLOCK = 1024
+#: Cache sizes the FWHT blocks for (bytes): an L1 and a safe share of an L2.
+_L1_BYTES = 32768
+_L2_BYTES = 1 << 20
 #: Bytes of the padded work array of the Hadamard sketches; wider X is done in column chunks.
 _WORK_BYTES = 1 << 29
-
 
 _permute_jit = njit(inline="always", cache=True)(permute_index)
 
 
 # --- fast Walsh-Hadamard transform -----------------------------------------------------------
+#
+# H_N = H_M (x) H_B with N = M B: level 1 transforms contiguous blocks of B rows (B k numbers
+# fit in L2), level 2 the M-point transforms across blocks, on rows o, o + B, ... gathered into
+# a buffer one offset at a time. Each level streams the array once (read and write), so
+# the whole transform moves about 4 N k numbers through memory; the butterflies run in cache.
+
+@njit(cache=True)
+def _fwht_stages(Y, h):
+    # Butterfly stages h, 2h, ... < len(Y) along axis 0 of a C-contiguous block. Rows
+    # [i, i + h) form one contiguous run of h * k numbers, so each butterfly group is an
+    # elementwise operation on 2 (radix 2) or 4 (radix 4: two stages per sweep) long
+    # contiguous runs, which vectorises whatever the number of columns k.
+    n, k = Y.shape
+    y = Y.reshape(n * k)
+    total = n * k
+    while h < n:
+        L = h * k
+        if 4 * h > n:  # one radix-2 stage left
+            for i in range(0, total, 2 * L):
+                a = y[i:i + L]
+                b = y[i + L:i + 2 * L]
+                for t in range(L):
+                    u = a[t]
+                    v = b[t]
+                    a[t] = u + v
+                    b[t] = u - v
+            h *= 2
+            continue
+        if L < 16:  # short runs (first stages of few columns): index directly, no views
+            for i in range(0, total, 4 * L):
+                for t in range(i, i + L):
+                    s0 = y[t] + y[t + L]
+                    d0 = y[t] - y[t + L]
+                    s1 = y[t + 2 * L] + y[t + 3 * L]
+                    d1 = y[t + 2 * L] - y[t + 3 * L]
+                    y[t] = s0 + s1
+                    y[t + L] = d0 + d1
+                    y[t + 2 * L] = s0 - s1
+                    y[t + 3 * L] = d0 - d1
+            h *= 4
+            continue
+        for i in range(0, total, 4 * L):
+            a = y[i:i + L]
+            b = y[i + L:i + 2 * L]
+            e = y[i + 2 * L:i + 3 * L]
+            f = y[i + 3 * L:i + 4 * L]
+            for t in range(L):
+                s0 = a[t] + b[t]
+                d0 = a[t] - b[t]
+                s1 = e[t] + f[t]
+                d1 = e[t] - f[t]
+                a[t] = s0 + s1
+                b[t] = d0 + d1
+                e[t] = s0 - s1
+                f[t] = d0 - d1
+        h *= 4
+
 
 @njit(cache=True)
 def _fwht_local(Y):
-    # Unnormalised radix-2 FWHT along axis 0 of a small (cache-resident) C-contiguous block.
+    # Full unnormalised FWHT of a C-contiguous (n, k) block, blocked for L1 then L2.
     n, k = Y.shape
-    h = 1
-    while h < n:
-        for i in range(0, n, 2 * h):
-            for j in range(i, i + h):
-                a = Y[j]
-                b = Y[j + h]
-                for c in range(k):
-                    u = a[c]
-                    v = b[c]
-                    a[c] = u + v
-                    b[c] = u - v
-        h *= 2
+    row_bytes = max(1, k * Y.itemsize)
+    L1 = 1
+    while L1 < n and 2 * L1 * row_bytes <= _L1_BYTES:
+        L1 *= 2
+    L2 = L1
+    while L2 < n and 2 * L2 * row_bytes <= _L2_BYTES:
+        L2 *= 2
+    for s in range(0, n, L1):
+        _fwht_stages(Y[s:s + L1], 1)
+    for s in range(0, n, L2):
+        _fwht_stages(Y[s:s + L2], L1)
+    _fwht_stages(Y, L2)
+
+
+def _block_rows(N, k, itemsize):
+    # Level-1 block: rows filling about half an L2, and at most about sqrt(N) rows so that
+    # level 2 also has long transforms (few columns would otherwise make it all overhead).
+    B = 1
+    while B < N and 2 * B * k * itemsize <= _L2_BYTES and B * B < N:
+        B *= 2
+    return B
 
 
 @njit(parallel=True, cache=True)
-def _fwht_blocked(Y, block):
-    # H_N = H_M (x) H_B with N = M * B: first the B-point transforms of contiguous row blocks,
-    # then the M-point transforms of rows o, o + B, o + 2B, ... gathered into a buffer. Each
-    # level streams Y once; the butterflies run in cache.
+def _fwht_two_level(Y, B):
     N, k = Y.shape
-    B = min(block, N)
     M = N // B
     for b in prange(M):
         _fwht_local(Y[b * B:(b + 1) * B])
     if M == 1:
         return
-    tile = 8 if B >= 8 else B  # offsets per gather: whole cache lines when k is small
-    for g in prange(B // tile):
-        buf = np.empty((tile, M, k), dtype=Y.dtype)
-        for o in range(tile):
+    # Level 2, one offset at a time (measured faster than gathering several offsets per
+    # buffer: the buffer stays in L1/L2 and the strided row reads are whole rows anyway).
+    chunks = min(B, 256)
+    for ch in prange(chunks):
+        buf = np.empty((M, k), dtype=Y.dtype)
+        for o in range(ch * B // chunks, (ch + 1) * B // chunks):
             for t in range(M):
-                buf[o, t] = Y[g * tile + o + t * B]
-        for o in range(tile):
-            _fwht_local(buf[o])
-        for o in range(tile):
+                for c in range(k):
+                    buf[t, c] = Y[t * B + o, c]
+            _fwht_local(buf)
             for t in range(M):
-                Y[g * tile + o + t * B] = buf[o, t]
+                for c in range(k):
+                    Y[t * B + o, c] = buf[t, c]
 
 
 def fwht(Y):
-    """Unnormalised fast Walsh-Hadamard transform of ``Y`` along axis 0, in place.
+    """Unnormalised fast Walsh-Hadamard transform along axis 0, in place.
 
-    ``Y`` is a C-contiguous float array of shape ``(N, k)`` (or ``(N,)``) with ``N`` a power of
-    two; on return it holds ``H_N @ Y`` with ``H_N`` the Sylvester-ordered Hadamard matrix.
+    Parameters
+    ----------
+    Y : ndarray, shape (N,) or (N, k)
+        C-contiguous float64 or float32 array, ``N`` a power of two.
+
+    Returns
+    -------
+    ndarray
+        ``Y`` itself, now holding ``H_N @ Y`` (``H_N`` the Sylvester-ordered Hadamard matrix,
+        entries +-1). Costs ``N k log2 N`` additions, cache-blocked in two levels, parallel
+        over row blocks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nla.sketching import fwht
+    >>> fwht(np.array([1.0, 0.0, 0.0, 0.0])).tolist()
+    [1.0, 1.0, 1.0, 1.0]
     """
-    Y2 = Y.reshape(Y.shape[0], -1)
-    block = _FWHT_BLOCK
-    while block * block < Y2.shape[0]:  # keep the second level's gathers short
-        block *= 2
-    _fwht_blocked(Y2, block)
+    N = Y.shape[0]
+    if N & (N - 1) or not Y.flags.c_contiguous:
+        raise ValueError(f"Y must be C-contiguous with a power-of-two length, got shape "
+                         f"{Y.shape}")
+    Y2 = Y.reshape(N, -1)
+    _fwht_two_level(Y2, _block_rows(N, Y2.shape[1], Y2.dtype.itemsize))
     return Y
 
 
 # --- Hadamard sketches -----------------------------------------------------------------------
 
 @njit(parallel=True, cache=True)
-def _scatter_signed(X, c0, row0, sign_key, pkeys, mask, shift, permute, Y):
-    # Y[slot(j)] = sign(j) * X[j, c0:c0 + k] with slot a keyed bijection (or the identity).
-    k = Y.shape[1]
-    for i in prange(Y.shape[0]):
-        Y[i] = 0.0
-    for j in prange(X.shape[0]):
+def _row_hashes(row0, sign_key, pkeys, mask, shift, permute, slots, signs):
+    # Slot (keyed permutation, or identity = zero padding) and sign of each data row.
+    for j in prange(slots.shape[0]):
         g = _U64(row0 + j)
-        p = _permute_jit(pkeys, mask, shift, g) if permute else g
-        s = sign_jit(hash_jit(sign_key, g, _U64(0)))
-        dst = Y[p]
-        for c in range(k):
-            dst[c] = s * X[j, c0 + c]
+        slots[j] = np.int64(_permute_jit(pkeys, mask, shift, g)) if permute else np.int64(g)
+        signs[j] = sign_jit(hash_jit(sign_key, g, _U64(0)))
+
+
+@njit(parallel=True, cache=True)
+def _scatter_signed(X, c0, slots, signs, Y):
+    # Y = D_sigma P X[:, c0:c0 + w], zero padded (the sketch's first two factors).
+    w = Y.shape[1]
+    if X.shape[0] < Y.shape[0]:  # otherwise the slots are a permutation of all rows
+        for i in prange(Y.shape[0]):
+            Y[i] = 0.0
+    for j in prange(X.shape[0]):
+        s = signs[j]
+        src = X[j, c0:c0 + w]
+        dst = Y[slots[j]]
+        for c in range(w):
+            dst[c] = s * src[c]
 
 
 def _column_chunks(N, k, itemsize):
@@ -108,38 +200,55 @@ def _column_chunks(N, k, itemsize):
     return [(c0, min(k, c0 + width)) for c0 in range(0, k, width)]
 
 
-def srht_apply(sign_key, pkeys, bits, rows, X, row0, scale):
-    """SRHT columns ``row0 ..`` times ``X``: ``scale * (H D_sigma P X)[rows]``.
-
-    The rows of ``X`` go to slots of a zero-padded array of length ``2**bits`` through the keyed
-    permutation ``pkeys`` with random signs, are transformed by the FWHT, and the sampled
-    ``rows`` are kept.
-    """
-    N = 1 << bits
-    mask, shift = permute_params(bits)
-    out = np.empty((rows.shape[0], X.shape[1]), dtype=X.dtype)
-    for c0, c1 in _column_chunks(N, X.shape[1], X.dtype.itemsize):
-        Y = np.empty((N, c1 - c0), dtype=X.dtype)
-        _scatter_signed(X, c0, row0, _U64(sign_key), pkeys, mask, shift, True, Y)
-        fwht(Y)
-        np.multiply(Y[rows], scale, out=out[:, c0:c1])
-    return out
+@njit(parallel=True, cache=True)
+def _pool_weights(pkeys, mask, shift, gauss_key, m, scale, buckets, weights):
+    # Slot t of the transform goes to output row bucket(perm(t)) with weight gamma(perm(t)).
+    N = buckets.shape[0]
+    for t in prange(N):
+        p = _permute_jit(pkeys, mask, shift, _U64(t))
+        buckets[t] = (np.int64(p) * m) // N
+        weights[t] = scale * gaussian_jit(gauss_key, p, _U64(0))
 
 
 @njit(parallel=True, cache=True)
-def _pool(Y, pkeys, mask, shift, gauss_key, m, N, scale, nt, out):
-    # out[bucket(perm(t))] += gamma(perm(t)) * Y[t]: permutation, Gaussian weights and the
-    # sum of consecutive blocks of the permuted rows. Threads own column ranges (no races).
+def _pool(Y, buckets, weights, nt, out):
+    # out[buckets[t]] += weights[t] * Y[t]; threads own column ranges (no races).
     k = Y.shape[1]
     for th in prange(nt):
         c0 = th * k // nt
         c1 = (th + 1) * k // nt
-        for t in range(N):
-            p = _permute_jit(pkeys, mask, shift, _U64(t))
-            i = (np.int64(p) * m) // N
-            w = scale * gaussian_jit(gauss_key, p, 0)
-            for c in range(c0, c1):
-                out[i, c] += w * Y[t, c]
+        for t in range(Y.shape[0]):
+            dst = out[buckets[t], c0:c1]
+            src = Y[t, c0:c1]
+            wt = weights[t]
+            for c in range(c1 - c0):
+                dst[c] += wt * src[c]
+
+
+def _hashes(sign_key, pkeys, bits, X, row0, permute):
+    mask, shift = permute_params(bits)
+    slots = np.empty(X.shape[0], dtype=np.int64)
+    signs = np.empty(X.shape[0], dtype=X.dtype)
+    _row_hashes(row0, _U64(sign_key), pkeys, mask, shift, permute, slots, signs)
+    return slots, signs
+
+
+def srht_apply(sign_key, pkeys, bits, rows, X, row0, scale):
+    """SRHT columns ``row0 ..`` times ``X``: ``scale * (H D_sigma P X)[rows]``.
+
+    Rows of ``X`` go with random signs to the slots of the keyed permutation ``pkeys`` in a
+    zero-padded array of length ``2**bits``, are transformed by the FWHT and the sampled
+    ``rows`` are kept (in column chunks when the padded array would be large).
+    """
+    slots, signs = _hashes(sign_key, pkeys, bits, X, row0, True)
+    N = 1 << bits
+    out = np.empty((rows.shape[0], X.shape[1]), dtype=X.dtype)
+    for c0, c1 in _column_chunks(N, X.shape[1], X.dtype.itemsize):
+        Y = np.empty((N, c1 - c0), dtype=X.dtype)
+        _scatter_signed(X, c0, slots, signs, Y)
+        fwht(Y)
+        np.multiply(Y[rows], scale, out=out[:, c0:c1])
+    return out
 
 
 def hgp_apply(sign_key, pkeys, bits, gauss_key, m, X, row0):
@@ -150,15 +259,18 @@ def hgp_apply(sign_key, pkeys, bits, gauss_key, m, X, row0):
     blocks of ``N / m`` rows.
     """
     N = 1 << bits
+    slots, signs = _hashes(sign_key, pkeys, bits, X, row0, False)
     mask, shift = permute_params(bits)
+    buckets = np.empty(N, dtype=np.int64)
+    weights = np.empty(N, dtype=X.dtype)
+    _pool_weights(pkeys, mask, shift, _U64(gauss_key), m, 1.0 / np.sqrt(N), buckets, weights)
     out = np.zeros((m, X.shape[1]), dtype=X.dtype)
     for c0, c1 in _column_chunks(N, X.shape[1], X.dtype.itemsize):
         Y = np.empty((N, c1 - c0), dtype=X.dtype)
-        _scatter_signed(X, c0, row0, _U64(sign_key), pkeys, mask, shift, False, Y)
+        _scatter_signed(X, c0, slots, signs, Y)
         fwht(Y)
         part = np.zeros((m, c1 - c0), dtype=X.dtype)
-        _pool(Y, pkeys, mask, shift, _U64(gauss_key), m, N, 1.0 / np.sqrt(N),
-              min(get_num_threads(), c1 - c0), part)
+        _pool(Y, buckets, weights, min(get_num_threads(), c1 - c0), part)
         out[:, c0:c1] = part
     return out
 
@@ -206,7 +318,7 @@ def _sparse_sign(X, row0, bucket_key, sign_key, m, nnz, scale, n_col_chunks, out
 
 
 def sparse_sign_apply(bucket_key, sign_key, m, nnz, X, row0, scale):
-    """Sparse sign sketch (``nnz`` nonzeros ``+-scale`` per column) columns ``row0 ..`` times ``X``."""
+    """Sparse sign sketch (``nnz`` entries of +-scale per column) times ``X``, from ``row0``."""
     out = np.zeros((m, X.shape[1]), dtype=X.dtype)
     threads = get_num_threads()
     chunks = max(1, min(X.shape[1], -(-threads // nnz)))
@@ -221,19 +333,77 @@ def csr_matrix(data, rows, cols, shape):
 
 # --- small dense linear algebra and the fused normal-equation pass ----------------------------
 
+_CONTROLLER = []
+
+
+def serial_blas():
+    """Context in which BLAS/LAPACK run on one thread (used for the small dense factorizations).
+
+    A QR of a tall ``m x d`` sketch or an SVD of a ``d x d`` factor gains little from threads,
+    and multithreaded OpenBLAS spin-waits badly when the cores are shared (measured 10-100x
+    slowdowns of these calls on an oversubscribed machine).
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return contextlib.nullcontext()
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
 def exact_lstsq(A, b):
-    """Minimum-norm least-squares solution by LAPACK gelsd, with the numerical rank."""
-    x, _, rank, _ = scipy.linalg.lstsq(A, b, lapack_driver="gelsd", check_finite=False)
+    """Minimum-norm least-squares solution by LAPACK gelsd, with the numerical rank.
+
+    Singular values below ``eps * max(n, d) * sigma_max`` count as zero (NumPy's and CuPy's
+    default cutoff; SciPy's ``eps * sigma_max`` sits at the rounding level of exactly
+    dependent columns).
+    """
+    cond = np.finfo(A.dtype).eps * max(A.shape)
+    x, _, rank, _ = scipy.linalg.lstsq(A, b, cond=cond, lapack_driver="gelsd",
+                                       check_finite=False)
     return x, int(rank)
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
+def _normal_residual_rows(A, VT, B, has_b, partial):
+    # partial[t] += sum over the rows a of chunk t of (b - a . v) a, row by row: the row is
+    # still in L1 for the second product, so A is read from memory exactly once. The
+    # reassociation only lets the dot products vectorise.
+    n, d = A.shape
+    q = VT.shape[0]
+    nt = partial.shape[0]
+    for t in prange(nt):
+        acc = partial[t]
+        for i in range(t * n // nt, (t + 1) * n // nt):
+            a = A[i]
+            for c in range(q):
+                v = VT[c]
+                s = 0.0
+                for j in range(d):
+                    s += a[j] * v[j]
+                r = (B[i, c] if has_b else 0.0) - s
+                w = acc[c]
+                for j in range(d):
+                    w[j] += a[j] * r
 
 
 def normal_residual(A, V, B=None, block=2048):
     """``A.T @ (B - A @ V)`` (``B = 0`` if None) in one pass over ``A``.
 
-    Row blocks of ``A`` stay in cache between the two products, so ``A`` is read from memory
-    once instead of twice (the iteration is memory-bound for tall ``A``).
+    The iteration that calls this is memory-bound for tall ``A``: C-contiguous ``A`` goes
+    through a row-by-row Numba kernel (each row used for both products while in cache); other
+    layouts through BLAS on row blocks that stay in cache between the two products.
     """
-    out = np.zeros((A.shape[1], V.shape[1]), dtype=np.result_type(A.dtype, V.dtype))
+    dtype = np.result_type(A.dtype, V.dtype)
+    if A.flags.c_contiguous and A.dtype == dtype:
+        nt = max(1, min(get_num_threads(), A.shape[0] // 1024))
+        partial = np.zeros((nt, V.shape[1], A.shape[1]), dtype=dtype)
+        VT = np.ascontiguousarray(V.T, dtype=dtype)
+        Bc = np.zeros((1, 1), dtype=dtype) if B is None else B.astype(dtype, copy=False)
+        _normal_residual_rows(A, VT, Bc, B is not None, partial)
+        return partial.sum(axis=0).T
+    out = np.zeros((A.shape[1], V.shape[1]), dtype=dtype)
     for s in range(0, A.shape[0], block):
         Ab = A[s:s + block]
         r = Ab @ V

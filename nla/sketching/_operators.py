@@ -15,7 +15,7 @@ All operators use the isometry scale, ``E[S.T @ S] = I_n``.
 import numpy as np
 import scipy.sparse as sp
 
-from .._array import Origin, engine_of, kernels
+from .._array import Origin, engine_of, is_cupy_sparse, kernels
 from .._random import STREAM_GAUSS, STREAM_INDEX, STREAM_SIGN, stream_key
 from .._validation import check_array, check_choice, check_int, check_seed
 from ._hashing import (STREAM_PERMUTE, STREAM_SAMPLE, permutation_keys, permute_index,
@@ -99,7 +99,7 @@ class SketchOperator:
         K = kernels("sketching", engine_of(X))
         if ndim == 1:
             X = X.reshape(-1, 1)
-        if sp.issparse(X) or _is_gpu_sparse(X):
+        if sp.issparse(X) or is_cupy_sparse(X):
             out = self._apply_sparse(K, X, row0)
         else:
             out = self._apply_dense(K, K.xp.ascontiguousarray(X), row0)
@@ -125,10 +125,6 @@ class SketchOperator:
             raise ValueError(f"todense() of a {m} x {n} sketch would hold {m * n} entries; "
                              f"apply the operator instead")
         return self.apply(np.eye(n, dtype=self.dtype))
-
-
-def _is_gpu_sparse(x):
-    return type(x).__module__.startswith("cupyx.scipy.sparse")
 
 
 class GaussianSketch(SketchOperator):
@@ -196,7 +192,8 @@ class SRHTSketch(_HadamardBase):
             mask, shift = permute_params(self.bits)
             keys = permutation_keys(self.seed, STREAM_SAMPLE)
             with np.errstate(over="ignore"):
-                rows = permute_index(keys, mask, shift, np.arange(self.sketch_size, dtype=np.uint64))
+                first = np.arange(self.sketch_size, dtype=np.uint64)
+                rows = permute_index(keys, mask, shift, first)
             self._rows = rows.astype(np.int64)
         return xp.asarray(self._rows)
 
