@@ -5,7 +5,6 @@ is written once against the array namespace of the data; the per-row least-squar
 of each half-step run in ``nla.completion._kernels`` (Numba) or ``nla_gpu.completion`` (CuPy).
 """
 
-import contextlib
 import time
 import warnings
 
@@ -24,6 +23,10 @@ _STREAM_INIT, _STREAM_SKETCH, _STREAM_SPLIT = 16, 17, 18
 
 #: ``to_dense`` refuses results with more entries than this (8 GiB in float64).
 MAX_DENSE = 2**30
+#: The first sweeps start from the spectral init, whose warm start can be far from the
+#: least-squares solutions; a forcing relative to that residual then leaves large errors that
+#: stall AltMin on a plateau for several sweeps. They are solved tightly instead.
+_TIGHT_SWEEPS, _TIGHT_FORCING = 2, 1e-4
 
 
 class AltMinCompleter(BaseEstimator):
@@ -65,11 +68,17 @@ class AltMinCompleter(BaseEstimator):
         Stop when the relative change ``||X_t - X_{t-1}||_F / ||X_t||_F`` of the estimate
         ``X_t = U_t V_t^T`` falls below ``tol``.
     reg : float
-        Ridge ``reg * |Omega_i|`` added to each row's normal equations (ALS-WR scaling).
-        ``0`` (default) is the exact-recovery algorithm; noisy data usually wants ``reg > 0``.
+        Ridge added to each row's normal equations, relative to their typical eigenvalue:
+        ``reg * |Omega_i| / N`` for a row with ``|Omega_i|`` observations and an orthonormal
+        design of ``N`` rows (the ALS-WR count scaling, made dimensionless). As the design is
+        orthonormal this penalizes the norm of the row's fitted values. ``0`` (default) is
+        the exact-recovery algorithm; noisy data and rows with fewer than ``rank``
+        observations benefit from ``reg > 0``.
     cg_forcing : 'auto' or float
-        Relative residual reduction required of each row's CG solve. ``'auto'`` uses
-        ``min(0.1, 1 / kappa)`` with ``kappa`` the condition number of the current estimate.
+        Relative residual reduction (from the warm start) required of each row's CG solve.
+        ``'auto'`` uses ``min(0.1, 1 / kappa)``, with ``kappa`` the condition number of the
+        current estimate, except in the first two sweeps, which start from the spectral
+        init and are solved to ``1e-4`` (loose solves there stall AltMin on a plateau).
     cg_max_iter : int
         CG step cap per row; a row that hits it is solved exactly.
     sketch_size : int or None
@@ -118,8 +127,6 @@ class AltMinCompleter(BaseEstimator):
     >>> bool(np.linalg.norm(est.to_dense() - M) / np.linalg.norm(M) < 1e-8)
     True
     """
-
-    _estimator_type = "regressor"
 
     def __init__(self, rank, *, solver="cg", clip="auto", max_iter=100, tol=1e-10, reg=0.0,
                  cg_forcing="auto", cg_max_iter=50, sketch_size=None, sample_splitting=False,
@@ -175,7 +182,7 @@ class AltMinCompleter(BaseEstimator):
         seed = check_seed(self.random_state)
         parts = self._split(obs, seed, params["max_iter"]) if self.sample_splitting else None
 
-        with _single_threaded_blas(engine):
+        with K.single_threaded_blas():  # also the QRs: idle BLAS threads spin on busy cores
             U, V, self.history_, self.n_iter_, self.converged_ = self._alternate(
                 obs, parts, params, seed, K, xp)
         U, V, s = _balance(U, V, xp)
@@ -250,33 +257,26 @@ class AltMinCompleter(BaseEstimator):
         it = 0
         for it in progress(range(1, T + 1), verbose=self.verbose, desc="AltMin"):
             start = time.perf_counter()
-            eta = (min(0.1, 1.0 / kappa) if params["forcing"] == "auto"
-                   else params["forcing"])
+            if params["forcing"] != "auto":
+                eta = params["forcing"]
+            elif it <= _TIGHT_SWEEPS:
+                eta = _TIGHT_FORCING
+            else:
+                eta = min(0.1, 1.0 / kappa)
             v_obs = parts[it] if parts else obs
             u_obs = parts[T + it] if parts else obs
             solve = dict(solver=params["solver"], eta=max(eta, 1e-12), floor=params["floor"],
                          max_iter=params["cg_max_iter"], reg=params["reg"],
                          sketch_size=params["sketch_size"])
-            # V-half: column problems with the orthonormal U_hat as design.
-            V, it_v, _ = K.solve_rows(*v_obs.col_view, U_hat, V_warm,
-                                      key=stream_key(sketch_key, 2 * it), **solve)
-            V_hat, R_v = xp.linalg.qr(V)
-            V_hat = xp.ascontiguousarray(V_hat)
-            # U-half, warm-started at the same estimate U_hat R_v^T V_hat^T.
-            U, it_u, _ = K.solve_rows(*u_obs.row_view, V_hat,
-                                      xp.ascontiguousarray(U_hat @ R_v.T),
-                                      key=stream_key(sketch_key, 2 * it + 1), **solve)
-            U_hat, R_u = xp.linalg.qr(U)
-            V_warm = xp.ascontiguousarray(V_hat @ R_u.T)
-            sv = np.linalg.svd(to_host(R_u), compute_uv=False)
-            kappa = float(sv[0] / sv[-1]) if sv[-1] > 0 else np.inf
-            U_hat = xp.ascontiguousarray(U_hat)
-
+            U, V_hat, U_hat, V_warm, kappa, steps = sweep(
+                v_obs, u_obs, U_hat, V_warm, K, xp, keys=(stream_key(sketch_key, 2 * it),
+                                                          stream_key(sketch_key, 2 * it + 1)),
+                **solve)
             rmse = np.sqrt(K.observed_sse(*obs.row_view, U, V_hat) / obs.nnz)
             change = _relative_change(U, V_hat, prev, xp)
             prev = (U, V_hat)
             n_solved = obs.shape[0] + obs.shape[1]
-            cg_mean = float(it_v.sum() + it_u.sum()) / n_solved
+            cg_mean = steps / n_solved
             entry = dict(train_rmse=float(rmse), rel_change=change, cg_iters_mean=cg_mean,
                          seconds=time.perf_counter() - start)
             for name, value in entry.items():
@@ -343,6 +343,33 @@ class AltMinCompleter(BaseEstimator):
         return self.U_ @ self.V_.T
 
 
+def sweep(v_obs, u_obs, U_hat, V_warm, K, xp, *, keys=(0, 0), reg=0.0, **solve):
+    """One AltMin sweep: the V-half on ``v_obs``, then the U-half on ``u_obs``.
+
+    ``U_hat`` is the current orthonormal U and ``V_warm`` the V-half's warm start (it is
+    overwritten). ``reg`` is relative to a row's typical Gram eigenvalue ``|Omega_i| / N``
+    (``N`` rows of the orthonormal design), so the kernels get ``reg / N``. Returns
+    ``(U, V_hat, U_hat_next, V_warm_next, kappa, cg_steps)``: the U solution and orthonormal V
+    (the estimate is ``U V_hat^T``), the next sweep's design and warm start, the estimate's
+    condition number and the total number of CG steps.
+    """
+    m, n = v_obs.shape
+    # V-half: column problems with the orthonormal U_hat as design.
+    V, it_v, _ = K.solve_rows(*v_obs.col_view, U_hat, V_warm, key=keys[0], reg=reg / m,
+                              **solve)
+    V_hat, R_v = xp.linalg.qr(V)
+    V_hat = xp.ascontiguousarray(V_hat)
+    # U-half, warm-started at the same estimate U_hat R_v^T V_hat^T.
+    U, it_u, _ = K.solve_rows(*u_obs.row_view, V_hat, xp.ascontiguousarray(U_hat @ R_v.T),
+                              key=keys[1], reg=reg / n, **solve)
+    U_hat, R_u = xp.linalg.qr(U)
+    V_warm = xp.ascontiguousarray(V_hat @ R_u.T)
+    sv = np.linalg.svd(to_host(R_u), compute_uv=False)
+    kappa = float(sv[0] / sv[-1]) if sv[-1] > 0 else np.inf
+    steps = float(it_v.sum()) + float(it_u.sum())
+    return U, V_hat, xp.ascontiguousarray(U_hat), V_warm, kappa, steps
+
+
 def _svd_init(obs, k, clip, seed, xp, oversample=10, n_power=6):
     """Clipped, orthonormalized top-k left singular vectors of ``P_Omega(M) / p``.
 
@@ -366,8 +393,10 @@ def _svd_init(obs, k, clip, seed, xp, oversample=10, n_power=6):
     s = s[:k]
     norms = xp.linalg.norm(U0, axis=1)
     if clip is not None:
-        # median over rows with data: empty rows have zero norm and must not drag it down
-        limit = 3 * float(xp.median(norms[norms > 0])) if clip == "auto" else 2 * clip * np.sqrt(k / m)
+        if clip == "auto":  # median over rows with data: empty rows must not drag it down
+            limit = 3 * float(xp.median(norms[norms > 0]))
+        else:
+            limit = 2 * clip * np.sqrt(k / m)
         U0 = U0 * (norms <= limit)[:, None]
     U_hat, R = xp.linalg.qr(U0)
     # The init's estimate U0 diag(s) Vt = U_hat R diag(s) Vt; reuse it as the V warm start.
@@ -399,18 +428,3 @@ def _balance(U, V_hat, xp):
     root = np.sqrt(s)
     left, right = xp.asarray(P * root), xp.asarray(Qt.T * root)
     return xp.ascontiguousarray(U_hat @ left), xp.ascontiguousarray(V_hat @ right), s
-
-
-@contextlib.contextmanager
-def _single_threaded_blas(engine):
-    """Pin BLAS to one thread while prange kernels call it (nested threading is ~18x slower)."""
-    if engine != "cpu":
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn/scipy stacks
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield

@@ -23,10 +23,15 @@ Rows with no observation get a zero solution; rows with fewer than ``k`` observa
 singular or whose CG hits the step cap falls back to the exact path.
 """
 
+import contextlib
+
 import numpy as np
+# Numba's np.dot / lstsq call SciPy's BLAS and LAPACK: load them now, so that threadpoolctl
+# finds (and can pin) that library when single_threaded_blas first scans the process.
+import scipy.linalg.cython_lapack  # noqa: F401
 from numba import njit, prange
 
-from .._random import below_jit, hash_jit, sign_jit
+from .._random import below_jit, hash_jit
 
 CHOLESKY, CG, SKETCH = 0, 1, 2
 SOLVERS = {"cholesky": CHOLESKY, "cg": CG, "sketch": SKETCH}
@@ -51,21 +56,33 @@ def _dot(a, b):
 
 
 @njit(cache=True, fastmath=_FM)
-def _matvec(A, c, p, q):
-    # q[:c] = A[:c] @ p
+def _gram_apply(A, c, p, out):
+    """``out = A[:c]^T (A[:c] p)``; returns ``||A[:c] p||^2``.
+
+    One pass over ``A``: each row is read once for its dot product and its update.
+    """
+    out[:] = 0.0
+    app = 0.0
     for t in range(c):
-        q[t] = _dot(A[t], p)
+        row = A[t]
+        s = _dot(row, p)
+        app += s * s
+        for a in range(out.shape[0]):
+            out[a] += s * row[a]
+    return app
 
 
 @njit(cache=True, fastmath=_FM)
-def _rmatvec(A, c, q, out):
-    # out = A[:c].T @ q[:c]
-    out[:] = 0.0
+def _normal_residual(A, y, c, x, r, b):
+    """``r = A^T (y - A x)`` and ``b = A^T y`` in one pass over ``A``."""
+    r[:] = 0.0
+    b[:] = 0.0
     for t in range(c):
-        qt = q[t]
         row = A[t]
-        for a in range(out.shape[0]):
-            out[a] += qt * row[a]
+        e = y[t] - _dot(row, x)
+        for a in range(r.shape[0]):
+            r[a] += e * row[a]
+            b[a] += y[t] * row[a]
 
 
 @njit(cache=True)
@@ -138,18 +155,16 @@ def _countsketch(A, y, c, i, cols, key, s, SA):
 
 
 @njit(cache=True, fastmath=_FM)
-def _pcg(A, y, c, ridge, x, eta, floor, max_iter, L, precondition, r, z, p, q, gp):
+def _pcg(A, y, c, ridge, x, eta, floor, max_iter, L, precondition, r, z, p, gp):
     """(Preconditioned) CG on ``(A^T A + ridge I) x = A^T y`` from the warm start ``x``.
 
     Stops when ``||r|| <= max(eta ||r0||, floor ||A^T y||)``. ``L`` is the Cholesky factor of
     the preconditioner when ``precondition``. Returns the number of steps, or -1 at the cap.
     """
-    _rmatvec(A, c, y, gp)                  # gp = b = A^T y
+    _normal_residual(A, y, c, x, r, gp)     # gp holds b = A^T y for now
     bb = _dot(gp, gp)
-    _matvec(A, c, x, q)
-    _rmatvec(A, c, q, r)
     for a in range(r.shape[0]):
-        r[a] = gp[a] - r[a] - ridge * x[a]
+        r[a] -= ridge * x[a]
     rr = _dot(r, r)
     tol2 = max(eta * eta * rr, floor * floor * bb)
     if rr <= tol2:
@@ -160,9 +175,7 @@ def _pcg(A, y, c, ridge, x, eta, floor, max_iter, L, precondition, r, z, p, q, g
     rz = _dot(r, z)
     p[:] = z
     for it in range(max_iter):
-        _matvec(A, c, p, q)
-        _rmatvec(A, c, q, gp)
-        pgp = _dot(q[:c], q[:c]) + ridge * _dot(p, p)
+        pgp = _gram_apply(A, c, p, gp) + ridge * _dot(p, p)
         if not pgp > 0.0:
             return it + 1
         alpha = rz / pgp
@@ -201,7 +214,6 @@ def _solve_rows(indptr, indices, data, F, X, solver, eta, floor, max_iter, reg, 
         z = np.empty(k, dtype=F.dtype)
         p = np.empty(k, dtype=F.dtype)
         gp = np.empty(k, dtype=F.dtype)
-        q = np.empty(max(cmax, 1), dtype=F.dtype)
         for i in range(blk * _BLOCK, min(m, (blk + 1) * _BLOCK)):
             a0, c = indptr[i], indptr[i + 1] - indptr[i]
             iters[i] = 0
@@ -230,8 +242,7 @@ def _solve_rows(indptr, indices, data, F, X, solver, eta, floor, max_iter, reg, 
                     G[a, a] += ridge
                     scale = max(scale, G[a, a])
                 precondition = _cholesky_inplace(G, rel_tiny * scale)
-            steps = _pcg(A, y, c, ridge, x, eta, floor, max_iter, G, precondition, r, z, p, q,
-                         gp)
+            steps = _pcg(A, y, c, ridge, x, eta, floor, max_iter, G, precondition, r, z, p, gp)
             if steps < 0:  # hit the cap: solve this row exactly
                 iters[i] = max_iter
                 status[i] = max(_FALLBACK, _exact(A, y, c, ridge, G, x, rel_tiny))
@@ -279,9 +290,10 @@ def solve_rows(indptr, indices, data, F, X, solver, *, eta=0.1, floor=0.0, max_i
     m = X.shape[0]
     iters = np.zeros(m, dtype=np.int32)
     status = np.zeros(m, dtype=np.int8)
-    _solve_rows(indptr, indices, data, F, X, SOLVERS[solver], float(eta), float(floor),
-                int(max_iter), float(reg), np.uint64(key), int(sketch_size),
-                1e3 * float(np.finfo(X.dtype).eps), iters, status)
+    with single_threaded_blas():
+        _solve_rows(indptr, indices, data, F, X, SOLVERS[solver], float(eta), float(floor),
+                    int(max_iter), float(reg), np.uint64(key), int(sketch_size),
+                    1e3 * float(np.finfo(X.dtype).eps), iters, status)
     return X, iters, status
 
 
@@ -314,3 +326,28 @@ def predict(rows, cols, U, V):
     out = np.empty(rows.shape[0], dtype=U.dtype)
     _predict(rows, cols, U, V, out)
     return out
+
+
+_controller = []
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Pin BLAS to one thread while prange kernels call it.
+
+    BLAS threads nested inside Numba's threads oversubscribe the cores (about 18x slower
+    Gram products in the prototype). Uses threadpoolctl when it is installed; the controller
+    is built once (scanning the loaded libraries costs milliseconds).
+    """
+    if not _controller:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            _controller.append(None)
+        else:
+            _controller.append(ThreadpoolController())
+    if _controller[0] is None:  # pragma: no cover
+        yield
+        return
+    with _controller[0].limit(limits=1, user_api="blas"):
+        yield

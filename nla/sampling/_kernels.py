@@ -5,9 +5,11 @@ same names on CuPy arrays. Row-wise loops run in parallel over rows (each thread
 output entries, so no atomics). Dense factorizations go to LAPACK/BLAS through NumPy/SciPy.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 import scipy.linalg as sla
-from numba import njit, prange
+from numba import get_num_threads, njit, prange, set_num_threads
 
 from .._random import hash_jit, uniform_jit
 
@@ -15,18 +17,90 @@ from .._random import hash_jit, uniform_jit
 # made (inputs are checked finite by the drivers anyway).
 _FAST = {"reassoc", "contract"}
 
+#: Below this many flops a kernel runs on one thread: waking a parallel team costs ~10 us on an
+#: idle machine but was measured at ~35 ms per launch on a loaded one (20x the work here).
+PARALLEL_MIN_WORK = 5e7
+
+
+@contextmanager
+def _threads_for(work):
+    """Run the enclosed kernel on one thread when ``work`` (flops) is small."""
+    if work >= PARALLEL_MIN_WORK:
+        yield
+        return
+    old = get_num_threads()
+    set_num_threads(1)
+    try:
+        yield
+    finally:
+        set_num_threads(old)
+
 
 def householder_qr(A):
     """Economic Householder QR ``A = Q R`` (LAPACK ``geqrf``/``orgqr``)."""
     return sla.qr(A, mode="economic", check_finite=False)
 
 
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def _gram_parts(U, g, parts):
+    # Each thread sums the lower triangle of its own block of rows into its own d x d slab,
+    # four rows at a time so every load/store of the accumulator serves four products.
+    n, d = U.shape
+    n_parts = parts.shape[0]
+    chunk = (n + n_parts - 1) // n_parts
+    for t in prange(n_parts):
+        acc = parts[t]
+        i, stop = t * chunk, min(n, (t + 1) * chunk)
+        while i + 4 <= stop:
+            u0, u1, u2, u3 = U[i], U[i + 1], U[i + 2], U[i + 3]
+            g0, g1, g2, g3 = g[i], g[i + 1], g[i + 2], g[i + 3]
+            for j in range(d):
+                a0, a1, a2, a3 = u0[j] * g0, u1[j] * g1, u2[j] * g2, u3[j] * g3
+                for k in range(j + 1):
+                    acc[j, k] += a0 * u0[k] + a1 * u1[k] + a2 * u2[k] + a3 * u3[k]
+            i += 4
+        while i < stop:
+            for j in range(d):
+                a = U[i, j] * g[i]
+                for k in range(j + 1):
+                    acc[j, k] += a * U[i, k]
+            i += 1
+
+
 def gram(U, g=None):
-    """``U^T diag(g) U`` (``U^T U`` when ``g`` is None) as a small host array; ``g >= 0``."""
-    if g is None:
-        return U.T @ U
-    Y = U * np.sqrt(g)[:, None]
-    return Y.T @ Y
+    """``U^T diag(g) U`` (``U^T U`` when ``g`` is None) as a small host array.
+
+    A Numba reduction rather than BLAS: on a loaded machine, handing small products to
+    OpenBLAS's own thread pool next to Numba's was measured 10-100x slower.
+    """
+    n, d = U.shape
+    g = np.ones(n) if g is None else np.ascontiguousarray(g, dtype=np.float64)
+    with _threads_for(n * d * d / 2):
+        parts = np.zeros((max(1, min(get_num_threads(), n // 64)), d, d))
+        _gram_parts(np.ascontiguousarray(U), g, parts)
+    G = parts.sum(axis=0)
+    return np.tril(G) + np.tril(G, -1).T
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def _times_upper(A, T, out):
+    # Row i of A T as a sum of rows of T (contiguous inner loop over columns).
+    d = T.shape[0]
+    for i in prange(A.shape[0]):
+        row = out[i]
+        row[:] = 0.0
+        for j in range(d):
+            a = A[i, j]
+            for k in range(j, d):
+                row[k] += a * T[j, k]
+
+
+def times_upper(A, T):
+    """``A @ T`` for an upper-triangular ``T`` (a Numba loop over rows, half a GEMM)."""
+    out = np.empty((A.shape[0], T.shape[1]), dtype=np.float64)
+    with _threads_for(A.shape[0] * T.shape[0] ** 2 / 2):
+        _times_upper(np.ascontiguousarray(A), np.ascontiguousarray(T, dtype=np.float64), out)
+    return out
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
@@ -41,23 +115,43 @@ def _row_sq_norms(Y, out):
 def row_sq_norms(Y):
     """Squared Euclidean norm of every row of ``Y`` (float64)."""
     out = np.empty(Y.shape[0], dtype=np.float64)
-    _row_sq_norms(np.ascontiguousarray(Y), out)
+    with _threads_for(Y.size):
+        _row_sq_norms(np.ascontiguousarray(Y), out)
     return out
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
 def _row_tri_sq_norms(A, T, out):
     # ||T a_i||^2 with T lower triangular: half the flops of a_i^T M a_i and a sum of squares,
-    # so the result can never come out negative.
-    d = A.shape[1]
-    for i in prange(A.shape[0]):
-        s = 0.0
-        for j in range(d):
-            t = 0.0
-            for k in range(j + 1):
-                t += T[j, k] * A[i, k]
-            s += t * t
-        out[i] = s
+    # so the result can never come out negative. Four rows share each pass over T.
+    n, d = A.shape
+    for b in prange((n + 3) // 4):
+        i = 4 * b
+        if i + 4 <= n:
+            a0, a1, a2, a3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+            s0 = s1 = s2 = s3 = 0.0
+            for j in range(d):
+                t0 = t1 = t2 = t3 = 0.0
+                for k in range(j + 1):
+                    c = T[j, k]
+                    t0 += c * a0[k]
+                    t1 += c * a1[k]
+                    t2 += c * a2[k]
+                    t3 += c * a3[k]
+                s0 += t0 * t0
+                s1 += t1 * t1
+                s2 += t2 * t2
+                s3 += t3 * t3
+            out[i], out[i + 1], out[i + 2], out[i + 3] = s0, s1, s2, s3
+        else:
+            for r in range(i, n):
+                s = 0.0
+                for j in range(d):
+                    t = 0.0
+                    for k in range(j + 1):
+                        t += T[j, k] * A[r, k]
+                    s += t * t
+                out[r] = s
 
 
 def row_quadratic_forms(A, T):
@@ -67,7 +161,9 @@ def row_quadratic_forms(A, T):
     matrix whose inverse is ``M``): this is the leverage-score formula without forming ``A T^T``.
     """
     out = np.empty(A.shape[0], dtype=np.float64)
-    _row_tri_sq_norms(np.ascontiguousarray(A), np.ascontiguousarray(T, dtype=np.float64), out)
+    with _threads_for(A.shape[0] * A.shape[1] ** 2 / 2):
+        _row_tri_sq_norms(np.ascontiguousarray(A), np.ascontiguousarray(T, dtype=np.float64),
+                          out)
     return out
 
 
@@ -80,7 +176,8 @@ def _bernoulli(key, q, keep):
 def bernoulli_mask(key, q):
     """Keep row ``i`` when the counter-based uniform ``U(key, i, 0)`` is below ``q[i]``."""
     keep = np.empty(q.shape[0], dtype=np.bool_)
-    _bernoulli(np.uint64(key), np.ascontiguousarray(q, dtype=np.float64), keep)
+    with _threads_for(20 * q.shape[0]):
+        _bernoulli(np.uint64(key), np.ascontiguousarray(q, dtype=np.float64), keep)
     return keep
 
 
@@ -100,7 +197,8 @@ def iid_indices(key, cdf, m, last):
     weight) guards the one rounding case ``u * total == total``.
     """
     out = np.empty(m, dtype=np.int64)
-    _iid(np.uint64(key), np.ascontiguousarray(cdf, dtype=np.float64), last, out)
+    with _threads_for(20 * m * np.log2(cdf.shape[0] + 1)):
+        _iid(np.uint64(key), np.ascontiguousarray(cdf, dtype=np.float64), last, out)
     return out
 
 
@@ -120,7 +218,8 @@ def irls_weights(r, p, omega, delta):
     """
     scale = max(float(np.max(np.abs(r))), delta)
     out = np.empty(r.shape[0], dtype=np.float64)
-    _irls_weights(r, float(p), omega, float(delta), scale, out)
+    with _threads_for(20 * r.shape[0]):
+        _irls_weights(r, float(p), omega, float(delta), scale, out)
     return out
 
 
@@ -137,4 +236,6 @@ def lp_norm(r, p, omega):
     scale = float(np.max(np.abs(r))) if r.shape[0] else 0.0
     if scale == 0.0:
         return 0.0
-    return scale * _lp_sum(r, float(p), omega, scale) ** (1.0 / p)
+    with _threads_for(20 * r.shape[0]):
+        total = _lp_sum(r, float(p), omega, scale)
+    return scale * total ** (1.0 / p)

@@ -96,7 +96,7 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
 
 def exact_leverage(A, K, xp, rcond=None):
     """``(tau, rank)`` from an orthonormal basis of ``col(A)`` (engine arrays, float64 ``A``)."""
-    U, rank, _ = orthonormal_basis(A, K, rcond)
+    U, rank, _, _ = orthonormal_basis(A, K, rcond)
     tau = K.row_sq_norms(U)
     tau[~nonzero_rows(A, xp)] = 0.0  # exact zeros, not rounding residue of the QR
     return tau, rank

@@ -1,0 +1,174 @@
+"""AltMin matrix completion: per-sweep time of solver='cg' vs 'cholesky', and a NumPy ALS.
+
+Problem of the issue: 20,000 x 20,000, 2,000,000 uniformly sampled observations of a random
+rank-16 matrix plus noise (about 100 per row and column), fit rank k = 16 ... 128. With 100
+observations per row, k = 128 is underdetermined row by row, so every solver fits a small
+ridge (``reg=0.1``, relative to a row's typical Gram eigenvalue) and all solve the same
+problems. Each timing is one steady-state sweep (V-half + U-half), warm-started from three
+earlier CG sweeps, without the initial SVD (which costs the same for every solver).
+
+The peer is plain NumPy ALS: a Python loop of ``numpy.linalg.lstsq`` per row and column.
+
+Run ``python benchmarks/benchmarks/bench_completion.py`` for the ratios table of the docs.
+"""
+
+import time
+
+import numpy as np
+
+from nla.completion import _kernels
+from nla.completion._altmin import sweep
+from nla.completion._observed import Observations
+
+try:
+    from ._common import SCALE
+except ImportError:  # run as a script
+    SCALE = 1.0
+
+M = N = int(20_000 * SCALE)
+NNZ = int(2_000_000 * SCALE)
+REG = 0.1
+
+
+def make_observations(m=M, n=N, nnz=NNZ, true_rank=16, seed=0):
+    rng = np.random.default_rng(seed)
+    lin = np.unique(rng.integers(0, m * n, int(nnz * 1.01)))[:nnz]
+    rng.shuffle(lin)
+    rows, cols = lin // n, lin % n
+    A = rng.standard_normal((m, true_rank))
+    B = rng.standard_normal((n, true_rank)) / np.sqrt(true_rank)
+    vals = np.einsum("ij,ij->i", A[rows], B[cols]) + 0.1 * rng.standard_normal(rows.size)
+    return Observations(rows, cols, vals, (m, n), np)
+
+
+def warm_state(obs, k, n_sweeps=3, seed=1):
+    """A state after ``n_sweeps`` CG sweeps from a random orthonormal U."""
+    rng = np.random.default_rng(seed)
+    U_hat = np.ascontiguousarray(np.linalg.qr(rng.standard_normal((obs.shape[0], k)))[0])
+    V_warm = np.zeros((obs.shape[1], k))
+    for _ in range(n_sweeps):
+        _, _, U_hat, V_warm, _, _ = one_sweep(obs, U_hat, V_warm, "cg")
+    return U_hat, V_warm
+
+
+def one_sweep(obs, U_hat, V_warm, solver):
+    with _kernels.single_threaded_blas():  # as in fit: the QRs too
+        return sweep(obs, obs, U_hat, V_warm.copy(), _kernels, np, solver=solver, eta=0.1,
+                     floor=1e-14, max_iter=50, reg=REG, sketch_size=0)
+
+
+def numpy_als_sweep(obs, U_hat, V_warm, rows_limit=None):
+    """Plain NumPy ALS sweep: one ``numpy.linalg.lstsq`` per column, then per row.
+
+    With ``rows_limit`` only that many problems of each half are solved (for
+    extrapolation); returns the number of problems solved.
+    """
+    m, n = obs.shape
+    k = U_hat.shape[1]
+    solved = 0
+    for (indptr, indices, data), F, size in ((obs.col_view, U_hat, m), (obs.row_view, None, n)):
+        if F is None:  # U-half uses the orthonormalized V of the V-half
+            F = np.linalg.qr(out)[0]
+        count = indptr.shape[0] - 1 if rows_limit is None else rows_limit
+        out = np.zeros((indptr.shape[0] - 1, k))
+        for i in range(count):
+            cols = indices[indptr[i]:indptr[i + 1]]
+            ridge = np.sqrt(REG * cols.size / size)
+            A = np.vstack([F[cols], ridge * np.eye(k)])
+            y = np.concatenate([data[indptr[i]:indptr[i + 1]], np.zeros(k)])
+            out[i] = np.linalg.lstsq(A, y, rcond=None)[0]
+        solved += count
+    return solved
+
+
+class CompletionSweep:
+    """Seconds per steady-state sweep, nla 'cg' vs nla 'cholesky', k = 16 ... 128."""
+
+    params = ([16, 32, 64, 128], ["cg", "cholesky"])
+    param_names = ["k", "solver"]
+    number = 1
+    repeat = 1
+    warmup_time = 0
+    timeout = 600
+
+    def setup_cache(self):
+        obs = make_observations()
+        return obs.rows, obs.cols, obs.vals   # picklable
+
+    def setup(self, triplets, k, solver):
+        self.obs = Observations(*triplets, (M, N), np)
+        # also compiles: every solver is the same Numba function (the solver is an argument)
+        self.state = warm_state(self.obs, k)
+
+    def time_sweep(self, triplets, k, solver):
+        one_sweep(self.obs, *self.state, solver)
+
+
+class NumpyALSSweep:
+    """Plain NumPy ALS (per-row numpy.linalg.lstsq loop), k = 32: the peer."""
+
+    number = 1
+    repeat = 1
+    warmup_time = 0
+    timeout = 600
+
+    def setup(self):
+        self.obs = make_observations()
+        self.state = warm_state(self.obs, 32, n_sweeps=1)
+
+    def time_sweep_numpy_lstsq(self):
+        numpy_als_sweep(self.obs, *self.state)
+
+
+def _best(fn, repeat):
+    """``(best wall seconds, best CPU seconds of the process)`` over ``repeat`` runs.
+
+    CPU seconds (all threads) are reported too because on a shared machine the wall time
+    also counts the time our threads wait for a core.
+    """
+    walls, cpus, out = [], [], None
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return min(walls), min(cpus), out
+
+
+def _ratios(ks=(16, 32, 64, 128), repeat=3, numpy_rows=2000):
+    """Print seconds per sweep and ratios; the NumPy loop is extrapolated from a subset."""
+    obs = make_observations()
+    print(f"{M} x {N}, {obs.nnz} observations, reg={REG}; best of {repeat}; "
+          "wall s / CPU s (all threads)")
+    table = []
+    for k in ks:
+        state = warm_state(obs, k)
+        res = {}
+        for solver in ("cg", "cholesky"):
+            one_sweep(obs, *state, solver)
+            res[solver] = _best(lambda: one_sweep(obs, *state, solver), repeat)
+        steps = res["cg"][2][5] / (obs.shape[0] + obs.shape[1])
+        (cw, cc, _), (hw, hc, _) = res["cg"], res["cholesky"]
+        line = (f"k={k:4d}  cg {cw:7.3f} / {cc:7.3f} ({steps:.1f} steps/row)  cholesky "
+                f"{hw:7.3f} / {hc:7.3f}  ratio wall {hw / cw:5.2f} cpu {hc / cc:5.2f}")
+        if k == 32:
+            nw, nc, solved = _best(lambda: numpy_als_sweep(obs, *state, rows_limit=numpy_rows),
+                                   1)
+            scale = (obs.shape[0] + obs.shape[1]) / solved
+            line += (f"\n        numpy-lstsq ALS {nw * scale:7.2f} / {nc * scale:7.2f} "
+                     f"(extrapolated from {solved} of {obs.shape[0] + obs.shape[1]} problems)"
+                     f"  ratio vs cg wall {nw * scale / cw:5.1f} cpu {nc * scale / cc:5.1f}")
+        print(line, flush=True)
+        table.append((k, cw, hw, cc, hc))
+    t = np.array(table)
+    logk = np.log(t[:, 0])
+    for name, a, b in (("wall", 1, 2), ("cpu", 3, 4)):
+        print(f"{name}: exponent in k of cg time {np.polyfit(logk, np.log(t[:, a]), 1)[0]:.2f}, "
+              f"cholesky {np.polyfit(logk, np.log(t[:, b]), 1)[0]:.2f}, ratio "
+              f"{np.polyfit(logk, np.log(t[:, b] / t[:, a]), 1)[0]:.2f}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _ratios(ks=tuple(int(a) for a in sys.argv[1:]) or (16, 32, 64, 128))

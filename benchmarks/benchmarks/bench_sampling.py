@@ -1,0 +1,177 @@
+"""l_p sensitivity sampling beside full-data solvers.
+
+* l_1 regression: nla on a Lewis-weight sample of [A b] (scoring and sampling included)
+  vs statsmodels QuantReg (IRLS, q = 0.5), scipy.optimize.linprog (HiGHS) on the dual LP,
+  and scikit-learn QuantileRegressor(alpha=0, solver='highs') where it finishes
+  (n <= 20000: the research note measured > 15 min at n = 200000).
+* Lewis weights (n = 10^6, d = 50) and leverage scores (exact, sketched) vs NumPy's QR.
+
+Sizes scale with ``NLA_BENCH_SCALE``. Run as a script for a direct side-by-side table:
+``python benchmarks/benchmarks/bench_sampling.py [n] [d]``.
+"""
+
+import os
+import time
+
+import numpy as np
+
+import nla
+from nla.sampling._regression import lad_highs
+from nla.sampling._tour import lad_problem
+
+#: Scale factor of the problem sizes (CI's quick run may shrink them).
+SCALE = float(os.environ.get("NLA_BENCH_SCALE", "1"))
+
+#: Expected sample size per column for l_1 regression on the sample.
+ROWS_PER_COLUMN = 100
+
+
+def _statsmodels(A, b):
+    import statsmodels.api as sm
+
+    return sm.QuantReg(b, A).fit(q=0.5).params
+
+
+def _sklearn(A, b):
+    from sklearn.linear_model import QuantileRegressor
+
+    return QuantileRegressor(quantile=0.5, alpha=0.0, fit_intercept=False,
+                             solver="highs").fit(A, b).coef_
+
+
+def _linprog_dual(A, b):
+    return lad_highs(A, b, np.ones(A.shape[0]))
+
+
+def _nla_sample(A, b, seed=0):
+    return nla.lp_regression(A, b, 1.0, sample=ROWS_PER_COLUMN * A.shape[1],
+                             random_state=seed).x
+
+
+class _L1Data:
+    timeout = 900
+    number = 1
+    repeat = (1, 3, 60.0)
+    param_names = ["n"]
+
+    def setup(self, n):
+        n = max(2_000, int(n * SCALE))
+        self.A, self.b = lad_problem(n, 20)
+        _nla_sample(self.A[:2000], self.b[:2000])  # compile outside the timing
+
+
+class L1Regression(_L1Data):
+    """min ||Ax - b||_1, d = 20; issue target: >= 20x the fastest peer at n = 2e5, <= 1.01x."""
+
+    params = [[20_000, 200_000]]
+
+    def time_nla_sample(self, n):
+        _nla_sample(self.A, self.b)
+
+    def time_statsmodels_quantreg(self, n):
+        _statsmodels(self.A, self.b)
+
+    def time_scipy_linprog_dual(self, n):
+        _linprog_dual(self.A, self.b)
+
+    def track_objective_ratio(self, n):
+        """Full-data objective of the sample solution over the optimum (HiGHS on all rows)."""
+        x, best = _nla_sample(self.A, self.b), _linprog_dual(self.A, self.b)
+        return float(np.abs(self.A @ x - self.b).sum() / np.abs(self.A @ best - self.b).sum())
+
+    track_objective_ratio.unit = "ratio"
+
+
+class L1RegressionSklearn(_L1Data):
+    """QuantileRegressor(alpha=0, HiGHS) only where it finishes (> 15 min at n = 2e5, note 3.5)."""
+
+    params = [[20_000]]
+
+    def time_sklearn_quantile(self, n):
+        _sklearn(self.A, self.b)
+
+
+class L1RegressionLarge(_L1Data):
+    """n = 10^6: nla only in asv (the peers take many minutes; the script records them once)."""
+
+    params = [[1_000_000]]
+
+    def time_nla_sample(self, n):
+        _nla_sample(self.A, self.b)
+
+
+class LewisWeights:
+    """Lewis weights to tolerance 1e-8, n = 10^6, d = 50 (issue target: p = 1 under 10 s)."""
+
+    params = [[1.0, 1.5, 3.0]]
+    param_names = ["p"]
+    timeout = 600
+    number = 1
+    repeat = (1, 2, 60.0)
+
+    def setup(self, p):
+        rng = np.random.default_rng(0)
+        n = max(10_000, int(1_000_000 * SCALE))
+        self.A = rng.standard_normal((n, 50)) * np.exp(rng.standard_normal((n, 1)))
+        nla.lewis_weights(self.A[:1000], p)
+
+    def time_nla_lewis(self, p):
+        nla.lewis_weights(self.A, p)
+
+
+class LeverageScores:
+    """Leverage scores of a 10^6 x 50 matrix: exact and sketched vs NumPy QR + row norms."""
+
+    timeout = 600
+    number = 1
+    repeat = (1, 3, 60.0)
+
+    def setup(self):
+        rng = np.random.default_rng(0)
+        n = max(10_000, int(1_000_000 * SCALE))
+        self.A = rng.standard_normal((n, 50)) * np.exp(rng.standard_normal((n, 1)))
+        nla.leverage_scores(self.A[:1000])
+        nla.leverage_scores(self.A[:5000], method="sketch", random_state=0)
+
+    def time_nla_exact(self):
+        nla.leverage_scores(self.A)
+
+    def time_nla_sketch(self):
+        nla.leverage_scores(self.A, method="sketch", random_state=0)
+
+    def time_numpy_qr(self):
+        Q = np.linalg.qr(self.A)[0]
+        np.einsum("ij,ij->i", Q, Q)
+
+
+def _best(fn, repeat):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def main(n=200_000, d=20, peers=("statsmodels", "linprog_dual"), repeat=3):
+    """Print nla (sample) vs each peer: seconds, speed-up and full-data objective ratio."""
+    A, b = lad_problem(n, d)
+    obj = lambda x: float(np.abs(A @ x - b).sum())  # noqa: E731
+    _nla_sample(A[:2000], b[:2000])
+    t_nla, x = _best(lambda: _nla_sample(A, b), repeat)
+    rows = [("nla lp_regression(sample=%d)" % (ROWS_PER_COLUMN * d), t_nla, obj(x))]
+    fns = {"statsmodels": _statsmodels, "linprog_dual": _linprog_dual, "sklearn": _sklearn}
+    for name in peers:
+        t, xp = _best(lambda: fns[name](A, b), 1)
+        rows.append((name, t, obj(xp)))
+    best = min(r[2] for r in rows)
+    print(f"l_1 regression, n = {n}, d = {d}")
+    for name, t, o in rows:
+        print(f"  {name:34s} {t:9.3f} s  nla speed-up {t / t_nla:7.1f}x  objective {o / best:.6f}x")
+
+
+if __name__ == "__main__":
+    import sys
+
+    args = [int(a) for a in sys.argv[1:3]]
+    main(*args)
