@@ -17,8 +17,8 @@ import numpy as np
 
 try:
     from ._common import SCALE
-except ImportError:  # run as a script
-    SCALE = 1.0
+except ImportError:  # run as a script from this folder
+    from _common import SCALE
 
 N_GRID = 128
 N_POINTS = max(1000, int(10**6 * SCALE))

@@ -22,8 +22,8 @@ from nla.completion._observed import Observations
 
 try:
     from ._common import SCALE
-except ImportError:  # run as a script
-    SCALE = 1.0
+except ImportError:  # run as a script from this folder
+    from _common import SCALE
 
 M = N = int(20_000 * SCALE)
 NNZ = int(2_000_000 * SCALE)

@@ -22,8 +22,8 @@ from nla.funbat._tour import tucker3_data
 
 try:
     from ._common import SCALE
-except ImportError:  # run as a script
-    SCALE = 1.0
+except ImportError:  # run as a script from this folder
+    from _common import SCALE
 
 N = int(50_000 * SCALE)
 K = 3

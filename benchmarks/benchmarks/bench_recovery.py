@@ -17,12 +17,10 @@ from nla.recovery import EntrySampling, GaussianMeasurements, SubGMRecovery
 from nla.recovery._kernels import MODE_L1
 from nla.recovery._subgm import subgradient
 
-try:  # optional size scale shared by the suites (NLA_BENCH_SCALE)
+try:
     from ._common import SCALE
-except ImportError:
-    import os
-
-    SCALE = float(os.environ.get("NLA_BENCH_SCALE", "1"))
+except ImportError:  # run as a script from this folder
+    from _common import SCALE
 
 
 def _naive_subgradient(A, U, y):

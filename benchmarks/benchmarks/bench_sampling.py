@@ -10,7 +10,6 @@ Sizes scale with ``NLA_BENCH_SCALE``. Run as a script for a direct side-by-side 
 ``python benchmarks/benchmarks/bench_sampling.py [n] [d]``.
 """
 
-import os
 import time
 
 import numpy as np
@@ -19,8 +18,10 @@ import nla
 from nla.sampling._regression import lad_highs
 from nla.sampling._tour import lad_problem
 
-#: Scale factor of the problem sizes (CI's quick run may shrink them).
-SCALE = float(os.environ.get("NLA_BENCH_SCALE", "1"))
+try:
+    from ._common import SCALE
+except ImportError:  # run as a script from this folder
+    from _common import SCALE
 
 #: Expected sample size per column for l_1 regression on the sample.
 ROWS_PER_COLUMN = 100
