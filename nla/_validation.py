@@ -6,6 +6,7 @@ import secrets
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit, prange
 
 FLOATS = (np.float64, np.float32)
 
@@ -68,14 +69,30 @@ def check_seed(random_state):
     return check_int(random_state, "random_state", low=0, high=2**64 - 1)
 
 
+@njit(parallel=True, cache=True)
+def _parallel_sum(flat):
+    total = 0.0
+    for i in prange(flat.shape[0]):
+        total += flat[i]
+    return total
+
+
 def check_finite(x, name):
     """Raise if the dense array or sparse matrix ``x`` holds NaN or inf."""
     data = x.data if hasattr(x, "tocsr") else x
     if data.dtype.kind not in "fc":
         return
+    # Fast path: a finite sum means finite entries (an overflow falls through to the exact
+    # check). Large real NumPy arrays are summed on all cores: this pass reads all of x.
+    contiguous = isinstance(data, np.ndarray) and (data.flags.c_contiguous
+                                                    or data.flags.f_contiguous)
     with np.errstate(over="ignore", invalid="ignore"):
-        if bool(np.isfinite(data.sum())):
-            return  # fast path: a finite sum means finite entries (an overflow falls through)
+        if contiguous and data.size >= 2**20 and data.dtype.kind == "f":
+            total = _parallel_sum(data.ravel(order="K"))
+        else:
+            total = data.sum()
+        if bool(np.isfinite(total)):
+            return
     if not bool(np.isfinite(data).all()):
         raise ValueError(f"{name} contains NaN or infinity")
 

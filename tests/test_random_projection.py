@@ -43,6 +43,9 @@ def test_transform_equals_explicit_product(rng, seed, dtype, density):
     dense = rp.transform(X)
     assert dense.dtype == dtype and rp.components_.dtype == dtype
     np.testing.assert_allclose(dense, expected, rtol=tol, atol=tol * np.abs(expected).max())
+    for rows in (slice(0, 5), slice(3, 20)):  # fewer than, and not a multiple of, 8 rows
+        np.testing.assert_allclose(rp.transform(np.asfortranarray(X[rows])), expected[rows],
+                                   rtol=tol, atol=tol * np.abs(expected).max())
     sparse_out = rp.transform(sp.csr_matrix(X))
     assert sp.issparse(sparse_out) and sparse_out.format == "csr"
     np.testing.assert_allclose(sparse_out.toarray(), expected, rtol=tol,

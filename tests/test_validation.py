@@ -27,6 +27,21 @@ def test_check_array_large_finite_values_pass():
     assert check_array(x, "X") is x
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_check_array_large_arrays_use_the_parallel_sum(rng, order, dtype):
+    # Above 2**20 entries the sum runs on all cores; it must still catch one bad entry.
+    x = np.asarray(rng.standard_normal((1100, 1000)), dtype=dtype, order=order)
+    assert check_array(x, "X") is x
+    for bad in (np.nan, np.inf, -np.inf):
+        y = x.copy(order=order)
+        y[rng.integers(1100), rng.integers(1000)] = bad
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            check_array(y, "X")
+    big = np.full((1100, 1000), np.finfo(dtype).max / 2, dtype=dtype, order=order)
+    assert check_array(big, "X") is big  # the overflowing sum falls through to the exact test
+
+
 def test_check_array_dtypes_and_sparse(rng):
     x32 = rng.standard_normal((4, 3)).astype(np.float32)
     assert check_array(x32, "X") is x32  # no copy

@@ -19,37 +19,53 @@ def generate(seed, n_rows, n_cols, density, scale, dtype):
 
 
 @njit(parallel=True, cache=True)
-def _gather(X, cp, ci, cd, out):
-    # out[i, c] = sum over the stored features j of component c of cd * X[i, j]. Four rows of
-    # X share each load of (index, value) of R; their rows stay cache resident.
-    n = X.shape[0]
-    for b in prange((n + 3) // 4):
-        i = 4 * b
-        if i + 4 <= n:
+def _gather(X, cols, cp, slot, cd, out, n_chunks):
+    # out[i, c] = sum over the stored features of component c of cd * X[i, feature]. Blocks of
+    # eight rows are first transposed, restricted to the features R touches, into buf (one
+    # row of buf = the eight values of a feature), so that every stored entry of R costs one
+    # contiguous 8-wide load and multiply-add instead of eight scattered loads.
+    n, k = X.shape[0], cp.shape[0] - 1
+    n_blocks = n // 8
+    for ch in prange(n_chunks):
+        buf = np.empty((cols.shape[0], 8), dtype=X.dtype)
+        for b in range(ch * n_blocks // n_chunks, (ch + 1) * n_blocks // n_chunks):
+            i = 8 * b
             x0, x1, x2, x3 = X[i], X[i + 1], X[i + 2], X[i + 3]
-            for c in range(cp.shape[0] - 1):
-                a0 = a1 = a2 = a3 = 0.0
+            x4, x5, x6, x7 = X[i + 4], X[i + 5], X[i + 6], X[i + 7]
+            for q in range(cols.shape[0]):
+                j, r = cols[q], buf[q]
+                r[0], r[1], r[2], r[3] = x0[j], x1[j], x2[j], x3[j]
+                r[4], r[5], r[6], r[7] = x4[j], x5[j], x6[j], x7[j]
+            for c in range(k):
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
                 for t in range(cp[c], cp[c + 1]):
-                    j, v = ci[t], cd[t]
-                    a0 += v * x0[j]
-                    a1 += v * x1[j]
-                    a2 += v * x2[j]
-                    a3 += v * x3[j]
+                    v, r = cd[t], buf[slot[t]]
+                    a0 += v * r[0]
+                    a1 += v * r[1]
+                    a2 += v * r[2]
+                    a3 += v * r[3]
+                    a4 += v * r[4]
+                    a5 += v * r[5]
+                    a6 += v * r[6]
+                    a7 += v * r[7]
                 out[i, c], out[i + 1, c], out[i + 2, c], out[i + 3, c] = a0, a1, a2, a3
-        else:
-            for r in range(i, n):
-                for c in range(cp.shape[0] - 1):
-                    a = 0.0
-                    for t in range(cp[c], cp[c + 1]):
-                        a += cd[t] * X[r, ci[t]]
-                    out[r, c] = a
+                out[i + 4, c], out[i + 5, c], out[i + 6, c], out[i + 7, c] = a4, a5, a6, a7
+    for i in prange(8 * n_blocks, n):  # the last n % 8 rows
+        for c in range(k):
+            a = 0.0
+            for t in range(cp[c], cp[c + 1]):
+                a += cd[t] * X[i, cols[slot[t]]]
+            out[i, c] = a
 
 
 def project_dense(X, components):
     """``X @ components.T`` for dense ``X`` (n x D) and CSR ``components`` (k x D)."""
     X = np.ascontiguousarray(X)
+    cols, slot = np.unique(components.indices, return_inverse=True)  # features R touches
     out = np.empty((X.shape[0], components.shape[0]), dtype=X.dtype)
-    _gather(X, components.indptr, components.indices, components.data, out)
+    chunks = max(1, min(X.shape[0] // 8, 4 * get_num_threads()))
+    _gather(X, cols, components.indptr, slot, components.data.astype(X.dtype, copy=False), out,
+            chunks)
     return out
 
 
