@@ -16,7 +16,6 @@ Rows without observations get zero, underdetermined rows the minimum-norm soluti
 SVD), exactly as on the CPU.
 """
 
-import contextlib
 
 import cupy
 import cupyx.scipy.sparse as csp
@@ -231,11 +230,6 @@ def _batched_cg(indptr, indices, data, F, X, rows, ridge, eta, floor, max_iter, 
     X[rows] = x
     iters[rows] = steps
     return rows[active]
-
-
-def single_threaded_blas():
-    """No-op on the GPU (the CPU twin pins host BLAS threads)."""
-    return contextlib.nullcontext()
 
 
 def observed_sse(indptr, indices, data, U, V):

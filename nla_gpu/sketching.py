@@ -7,7 +7,6 @@ sketches and the Gaussian pooling through cuSPARSE (``cupyx.scipy.sparse``), the
 sequence of in-place butterfly passes over reshaped views.
 """
 
-import contextlib
 
 import cupy
 import cupyx.scipy.sparse as csp
@@ -112,11 +111,6 @@ def sparse_sign_apply(bucket_key, sign_key, m, nnz, X, row0, scale):
 def csr_matrix(data, rows, cols, shape):
     """A cupyx CSR matrix from COO triplets (duplicates summed)."""
     return csp.csr_matrix((data, (rows, cols)), shape=shape)
-
-
-def serial_blas():
-    """No-op on the GPU (the CPU twin limits BLAS threads for small factorizations)."""
-    return contextlib.nullcontext()
 
 
 def exact_lstsq(A, b):

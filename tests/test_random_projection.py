@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import nla
 from nla.random_projection import (DataDimensionalityWarning, SparseRandomProjection,
                                    johnson_lindenstrauss_min_dim)
 from nla._random import sparse_sign_rows

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from nla._threads import one_blas_thread
 from nla.completion import _kernels
 from nla.completion._altmin import sweep
 from nla.completion._observed import Observations
@@ -52,7 +53,7 @@ def warm_state(obs, k, n_sweeps=3, seed=1):
 
 
 def one_sweep(obs, U_hat, V_warm, solver):
-    with _kernels.single_threaded_blas():  # as in fit: the QRs too
+    with one_blas_thread():  # as in fit: the QRs too
         return sweep(obs, obs, U_hat, V_warm.copy(), _kernels, np, solver=solver, eta=0.1,
                      floor=1e-14, max_iter=50, reg=REG, sketch_size=0)
 

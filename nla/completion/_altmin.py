@@ -15,6 +15,7 @@ from .._estimator import BaseEstimator, check_is_fitted
 from .._progress import progress
 from .._random import gaussian_xp, hash_xp, stream_key
 from .._result import Result
+from .._threads import one_blas_thread
 from .._validation import check_choice, check_int, check_scalar, check_seed
 from ._observed import DUPLICATES, Observations, parse_observed
 
@@ -182,7 +183,7 @@ class AltMinCompleter(BaseEstimator):
         seed = check_seed(self.random_state)
         parts = self._split(obs, seed, params["max_iter"]) if self.sample_splitting else None
 
-        with K.single_threaded_blas():  # also the QRs: idle BLAS threads spin on busy cores
+        with one_blas_thread():  # also the QRs: idle BLAS threads spin on busy cores
             U, V, self.history_, self.n_iter_, self.converged_ = self._alternate(
                 obs, parts, params, seed, K, xp)
         U, V, s = _balance(U, V, xp)

@@ -23,15 +23,11 @@ Rows with no observation get a zero solution; rows with fewer than ``k`` observa
 singular or whose CG hits the step cap falls back to the exact path.
 """
 
-import contextlib
-
 import numpy as np
-# Numba's np.dot / lstsq call SciPy's BLAS and LAPACK: load them now, so that threadpoolctl
-# finds (and can pin) that library when single_threaded_blas first scans the process.
-import scipy.linalg.cython_lapack  # noqa: F401
 from numba import njit, prange
 
 from .._random import below_jit, hash_jit
+from .._threads import one_blas_thread
 
 CHOLESKY, CG, SKETCH = 0, 1, 2
 SOLVERS = {"cholesky": CHOLESKY, "cg": CG, "sketch": SKETCH}
@@ -290,7 +286,7 @@ def solve_rows(indptr, indices, data, F, X, solver, *, eta=0.1, floor=0.0, max_i
     m = X.shape[0]
     iters = np.zeros(m, dtype=np.int32)
     status = np.zeros(m, dtype=np.int8)
-    with single_threaded_blas():
+    with one_blas_thread():
         _solve_rows(indptr, indices, data, F, X, SOLVERS[solver], float(eta), float(floor),
                     int(max_iter), float(reg), np.uint64(key), int(sketch_size),
                     1e3 * float(np.finfo(X.dtype).eps), iters, status)
@@ -326,28 +322,3 @@ def predict(rows, cols, U, V):
     out = np.empty(rows.shape[0], dtype=U.dtype)
     _predict(rows, cols, U, V, out)
     return out
-
-
-_controller = []
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Pin BLAS to one thread while prange kernels call it.
-
-    BLAS threads nested inside Numba's threads oversubscribe the cores (about 18x slower
-    Gram products in the prototype). Uses threadpoolctl when it is installed; the controller
-    is built once (scanning the loaded libraries costs milliseconds).
-    """
-    if not _controller:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-            _controller.append(None)
-        else:
-            _controller.append(ThreadpoolController())
-    if _controller[0] is None:  # pragma: no cover
-        yield
-        return
-    with _controller[0].limit(limits=1, user_api="blas"):
-        yield

@@ -13,12 +13,11 @@ or one output row per iteration), so no atomics are needed and the result is det
 for a fixed thread count.
 """
 
-from contextlib import contextmanager
-
 import numpy as np
-from numba import get_num_threads, njit, prange, set_num_threads
+from numba import get_num_threads, njit, prange
 
 from .._random import gaussian_block_jit, gaussian_jit
+from .._threads import threads_for
 
 MODE_ADJOINT, MODE_L1, MODE_L2 = 0, 1, 2
 
@@ -27,18 +26,6 @@ MODE_ADJOINT, MODE_L1, MODE_L2 = 0, 1, 2
 #: (by 10x when the cores are shared with other processes).
 PARALLEL_WORK = 1 << 21
 
-
-@contextmanager
-def _threads_for(work):
-    if work >= PARALLEL_WORK:
-        yield
-        return
-    before = get_num_threads()
-    set_num_threads(1)
-    try:
-        yield
-    finally:
-        set_num_threads(before)
 
 # Reassociation lets LLVM vectorise the long dot products and axpys; NaN/inf semantics are
 # kept (no 'nnan'/'ninf'), so a diverging iterate is still detected by the driver.
@@ -98,7 +85,7 @@ def _n_chunks(m):
 def dense_pass(A, x, y, mode, res):
     """One read of the stored measurements ``A`` (m x D): residuals into ``res`` and
     ``G = sum_i w_i A_i`` (length D), fused so that each row ``A_i`` is loaded once."""
-    with _threads_for(A.size):
+    with threads_for(A.size, PARALLEL_WORK):
         acc = np.empty((_n_chunks(A.shape[0]), A.shape[1]), dtype=np.result_type(A, x))
         _dense_pass(A, x, y, mode, res, acc)
         G = np.empty(A.shape[1], dtype=acc.dtype)
@@ -145,7 +132,7 @@ def _gaussian_pass(key, ids, D, x, y, mode, res, acc, buf):
 
 def gaussian_pass(key, ids, D, x, y, mode, res):
     """:func:`dense_pass` for Gaussian measurements regenerated from ``(key, ids[i], j)``."""
-    with _threads_for(20 * ids.shape[0] * D):  # ~20 flops per regenerated entry
+    with threads_for(20 * ids.shape[0] * D, PARALLEL_WORK):  # ~20 flops per regenerated entry
         n_chunks = _n_chunks(ids.shape[0])
         acc = np.empty((n_chunks, D), dtype=np.float64)
         buf = np.empty((n_chunks, D), dtype=np.float64)
@@ -168,7 +155,7 @@ def _gaussian_forward(key, ids, D, x, out):
 def gaussian_forward(key, ids, D, x):
     """``<A_i, X>`` for regenerated Gaussian measurements, ``x = vec(X)``."""
     out = np.empty(ids.shape[0], dtype=x.dtype)
-    with _threads_for(20 * ids.shape[0] * D):
+    with threads_for(20 * ids.shape[0] * D, PARALLEL_WORK):
         _gaussian_forward(np.uint64(key), ids, D, x, out)
     return out
 
@@ -188,7 +175,7 @@ def rowdot_pass(P, Q, y, mode):
     """Residuals ``sum_k P_ik Q_ik - y_i`` of rank-one measurements and their weights."""
     res = np.empty(P.shape[0], dtype=P.dtype)
     w = np.empty_like(res)
-    with _threads_for(P.size):
+    with threads_for(P.size, PARALLEL_WORK):
         _rowdot_pass(P, Q, y, mode, res, w)
     return res, w
 
@@ -206,7 +193,7 @@ def _entry_forward(rows, cols, U, V, out):
 def entry_forward(rows, cols, U, V):
     """``(U V^T)[rows[t], cols[t]]`` for every observation ``t``."""
     out = np.empty(rows.shape[0], dtype=U.dtype)
-    with _threads_for(rows.shape[0] * U.shape[1]):
+    with threads_for(rows.shape[0] * U.shape[1], PARALLEL_WORK):
         _entry_forward(rows, cols, U, V, out)
     return out
 
@@ -242,7 +229,7 @@ def entry_rows_pass(indptr, cols, y, U, V, mode):
     res = np.empty(n, dtype=U.dtype)
     w = np.empty(n, dtype=U.dtype) if mode != MODE_ADJOINT else y
     QU = np.empty((indptr.shape[0] - 1, V.shape[1]), dtype=np.result_type(U, V))
-    with _threads_for(2 * cols.shape[0] * V.shape[1]):
+    with threads_for(2 * cols.shape[0] * V.shape[1], PARALLEL_WORK):
         _entry_rows_pass(indptr, cols, y, U, V, mode, res, w, QU)
     return res, w, QU
 
@@ -265,6 +252,6 @@ def entry_cols_pass(cptr, rows_c, w_c, U):
     """``G^T U`` from the observations sorted by column (CSC ``cptr``/``rows_c``) and their
     weights ``w_c`` in that order (again one output row per loop iteration)."""
     QV = np.empty((cptr.shape[0] - 1, U.shape[1]), dtype=U.dtype)
-    with _threads_for(rows_c.shape[0] * U.shape[1]):
+    with threads_for(rows_c.shape[0] * U.shape[1], PARALLEL_WORK):
         _entry_cols_pass(cptr, rows_c, w_c, U, QV)
     return QV

@@ -5,13 +5,12 @@ same names on CuPy arrays. Row-wise loops run in parallel over rows (each thread
 output entries, so no atomics). Dense factorizations go to LAPACK/BLAS through NumPy/SciPy.
 """
 
-from contextlib import contextmanager
-
 import numpy as np
 import scipy.linalg as sla
-from numba import get_num_threads, njit, prange, set_num_threads
+from numba import get_num_threads, njit, prange
 
 from .._random import hash_jit, uniform_jit
+from .._threads import threads_for
 
 # Reassociation and FMA contraction let the inner loops vectorise; no NaN/inf assumptions are
 # made (inputs are checked finite by the drivers anyway).
@@ -20,20 +19,6 @@ _FAST = {"reassoc", "contract"}
 #: Below this many flops a kernel runs on one thread: waking a parallel team costs ~10 us on an
 #: idle machine but was measured at ~35 ms per launch on a loaded one (20x the work here).
 PARALLEL_MIN_WORK = 5e7
-
-
-@contextmanager
-def _threads_for(work):
-    """Run the enclosed kernel on one thread when ``work`` (flops) is small."""
-    if work >= PARALLEL_MIN_WORK:
-        yield
-        return
-    old = get_num_threads()
-    set_num_threads(1)
-    try:
-        yield
-    finally:
-        set_num_threads(old)
 
 
 def householder_qr(A):
@@ -75,7 +60,7 @@ def gram(U, g=None):
     """
     n, d = U.shape
     g = np.ones(n) if g is None else np.ascontiguousarray(g, dtype=np.float64)
-    with _threads_for(n * d * d / 2):
+    with threads_for(n * d * d / 2, PARALLEL_MIN_WORK):
         parts = np.zeros((max(1, min(get_num_threads(), n // 64)), d, d))
         _gram_parts(np.ascontiguousarray(U), g, parts)
     G = parts.sum(axis=0)
@@ -98,7 +83,7 @@ def _times_upper(A, T, out):
 def times_upper(A, T):
     """``A @ T`` for an upper-triangular ``T`` (a Numba loop over rows, half a GEMM)."""
     out = np.empty((A.shape[0], T.shape[1]), dtype=np.float64)
-    with _threads_for(A.shape[0] * T.shape[0] ** 2 / 2):
+    with threads_for(A.shape[0] * T.shape[0] ** 2 / 2, PARALLEL_MIN_WORK):
         _times_upper(np.ascontiguousarray(A), np.ascontiguousarray(T, dtype=np.float64), out)
     return out
 
@@ -115,7 +100,7 @@ def _row_sq_norms(Y, out):
 def row_sq_norms(Y):
     """Squared Euclidean norm of every row of ``Y`` (float64)."""
     out = np.empty(Y.shape[0], dtype=np.float64)
-    with _threads_for(Y.size):
+    with threads_for(Y.size, PARALLEL_MIN_WORK):
         _row_sq_norms(np.ascontiguousarray(Y), out)
     return out
 
@@ -161,7 +146,7 @@ def row_quadratic_forms(A, T):
     matrix whose inverse is ``M``): this is the leverage-score formula without forming ``A T^T``.
     """
     out = np.empty(A.shape[0], dtype=np.float64)
-    with _threads_for(A.shape[0] * A.shape[1] ** 2 / 2):
+    with threads_for(A.shape[0] * A.shape[1] ** 2 / 2, PARALLEL_MIN_WORK):
         _row_tri_sq_norms(np.ascontiguousarray(A), np.ascontiguousarray(T, dtype=np.float64),
                           out)
     return out
@@ -176,7 +161,7 @@ def _bernoulli(key, q, keep):
 def bernoulli_mask(key, q):
     """Keep row ``i`` when the counter-based uniform ``U(key, i, 0)`` is below ``q[i]``."""
     keep = np.empty(q.shape[0], dtype=np.bool_)
-    with _threads_for(20 * q.shape[0]):
+    with threads_for(20 * q.shape[0], PARALLEL_MIN_WORK):
         _bernoulli(np.uint64(key), np.ascontiguousarray(q, dtype=np.float64), keep)
     return keep
 
@@ -197,7 +182,7 @@ def iid_indices(key, cdf, m, last):
     weight) guards the one rounding case ``u * total == total``.
     """
     out = np.empty(m, dtype=np.int64)
-    with _threads_for(20 * m * np.log2(cdf.shape[0] + 1)):
+    with threads_for(20 * m * np.log2(cdf.shape[0] + 1), PARALLEL_MIN_WORK):
         _iid(np.uint64(key), np.ascontiguousarray(cdf, dtype=np.float64), last, out)
     return out
 
@@ -218,7 +203,7 @@ def irls_weights(r, p, omega, delta):
     """
     scale = max(float(np.max(np.abs(r))), delta)
     out = np.empty(r.shape[0], dtype=np.float64)
-    with _threads_for(20 * r.shape[0]):
+    with threads_for(20 * r.shape[0], PARALLEL_MIN_WORK):
         _irls_weights(r, float(p), omega, float(delta), scale, out)
     return out
 
@@ -236,6 +221,6 @@ def lp_norm(r, p, omega):
     scale = float(np.max(np.abs(r))) if r.shape[0] else 0.0
     if scale == 0.0:
         return 0.0
-    with _threads_for(20 * r.shape[0]):
+    with threads_for(20 * r.shape[0], PARALLEL_MIN_WORK):
         total = _lp_sum(r, float(p), omega, scale)
     return scale * total ** (1.0 / p)

@@ -5,7 +5,6 @@ Weights live in the p-th-power domain: a kept row ``i`` carries ``omega_i`` with
 sample matrix ``S A`` are ``omega_i^(1/p) a_i``.
 """
 
-import numpy as np
 
 from .._array import Origin, engine_of, kernels, namespaces, to_host
 from .._random import stream_key

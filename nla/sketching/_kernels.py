@@ -7,7 +7,6 @@ sketch of the whole matrix. Dense sketches are applied blockwise: no kernel ever
 ``m x n`` matrix.
 """
 
-import contextlib
 
 import numpy as np
 import scipy.linalg
@@ -332,25 +331,6 @@ def csr_matrix(data, rows, cols, shape):
 
 
 # --- small dense linear algebra and the fused normal-equation pass ----------------------------
-
-_CONTROLLER = []
-
-
-def serial_blas():
-    """Context in which BLAS/LAPACK run on one thread (used for the small dense factorizations).
-
-    A QR of a tall ``m x d`` sketch or an SVD of a ``d x d`` factor gains little from threads,
-    and multithreaded OpenBLAS spin-waits badly when the cores are shared (measured 10-100x
-    slowdowns of these calls on an oversubscribed machine).
-    """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return contextlib.nullcontext()
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
-
 
 def exact_lstsq(A, b):
     """Minimum-norm least-squares solution by LAPACK gelsd, with the numerical rank.

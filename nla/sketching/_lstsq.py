@@ -12,6 +12,7 @@ from scipy.special import stdtrit
 
 from .._array import Origin, engine_of, kernels, to_host
 from .._result import Result
+from .._threads import one_blas_thread
 from .._validation import (check_array, check_choice, check_finite, check_int, check_scalar,
                            check_seed)
 from ._operators import KINDS, sketch as make_sketch
@@ -197,7 +198,7 @@ def lstsq(A, b, *, method="sketch", sketch=None, sketch_size=None, eps=0.5, delt
     m = sketch_size
     # One Householder QR of [SA | SB] (Q never formed): [[R, c], [0, rho]] holds R of SA,
     # c = Q^T SB and the sketched residuals rho.
-    with K.serial_blas():
+    with one_blas_thread():
         T = xp.linalg.qr(SAB, mode="r")
         R, c = T[:d, :d], T[:d, d:]
         rss = (T[d:, d:] ** 2).sum(axis=0)

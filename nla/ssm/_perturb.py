@@ -8,7 +8,6 @@ result is backward stable by construction: ``V diag(eigenvalues) V^-1`` reproduc
 ``A + E`` to rounding, and ``||E||`` is reported.
 """
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -18,6 +17,7 @@ import scipy.optimize
 from .._array import Origin, engine_of, kernels, to_engine, to_host
 from .._random import gaussian_xp, stream_key, uniform_xp
 from .._result import Result
+from .._threads import one_blas_thread
 from .._validation import check_array, check_choice, check_int, check_scalar, check_seed
 
 #: RNG streams of this area (see nla._random): the optimiser's start and the random baseline.
@@ -78,17 +78,6 @@ def _weights(weights, A):
     if (w < 0).any():
         raise ValueError("weights must be non-negative")
     return w
-
-
-def _one_blas_thread():
-    # PTD is a sequence of small LAPACK calls (geev, SVD, solves) on N x N matrices, which
-    # threaded BLAS barely speeds up and, on a busy machine, slows down badly (30x measured at
-    # N = 64 on a shared 2-core machine), so it runs with one BLAS thread where we can set it.
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is optional
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 def _optimize(A, gamma, wts, seed, init_scale, max_iter, tol, callback):
@@ -237,7 +226,7 @@ def ptd(A, gamma=0.2, *, method="optimize", eps=None, weights=None, max_iter=100
     >>> bool(r.info.backward_error < 1e-12)
     True
     """
-    with _one_blas_thread():
+    with one_blas_thread():
         return _ptd(A, gamma, method, eps, weights, max_iter, init_scale, tol, keep_stable,
                     backward_tol, random_state, callback)
 

@@ -3,9 +3,10 @@ transfer-function evaluation (against NumPy broadcasting)."""
 
 import numpy as np
 
+from .._threads import one_blas_thread
 from .._tour import TourRow, timed
 from ._hippo import hippo, hippo_diagonal
-from ._perturb import _one_blas_thread, kappa_and_gradient, ptd
+from ._perturb import kappa_and_gradient, ptd
 from ._ssm import transfer_function
 
 
@@ -16,7 +17,7 @@ def adam_reference(A, lam=1.0, lr=0.1, steps=3000, seed=0):
     E = 0.1 * np.random.default_rng(seed).random(A.shape)
     m, v = np.zeros_like(E), np.zeros_like(E)
     floor = 1e-12 * np.linalg.norm(A, 2)
-    with _one_blas_thread():
+    with one_blas_thread():
         for t in range(1, steps + 1):
             kappa, grad, _ = kappa_and_gradient(A + E, floor)
             g = 2 * kappa * grad + lam * E / np.linalg.norm(E)
