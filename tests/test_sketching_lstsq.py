@@ -260,6 +260,9 @@ def test_lstsq_twin_engine_matches(gpu_twin, rng, seed, monkeypatch):
     mod = gpu_twin("sketching")
     import nla.sketching._lstsq as drv
     import nla.sketching._operators as ops
+    from nla.sketching import _kernels
+
+    monkeypatch.setattr(mod, "fwht", _kernels.fwht)  # the CUDA kernel is tested in tests/gpu
 
     A = rng.standard_normal((1500, 6))
     b = rng.standard_normal(1500)

@@ -6,10 +6,9 @@ generated from :mod:`nla._random` so that CPU, GPU and row-chunked results agree
 error bound), sketch-and-precondition (full accuracy) or LAPACK.
 """
 
-from ._kernels import fwht
 from ._lstsq import lstsq
 from ._operators import (CountSketch, GaussianSketch, PooledHadamardSketch,
-                         SketchOperator, SparseSignSketch, SRHTSketch, sketch)
+                         SketchOperator, SparseSignSketch, SRHTSketch, fwht, sketch)
 
 __all__ = ["sketch", "lstsq", "fwht", "SketchOperator", "GaussianSketch", "SRHTSketch",
            "CountSketch", "SparseSignSketch", "PooledHadamardSketch"]

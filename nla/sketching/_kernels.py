@@ -138,26 +138,9 @@ def _fwht_two_level(Y, B):
 
 
 def fwht(Y):
-    """Unnormalised fast Walsh-Hadamard transform along axis 0, in place.
+    """In-place FWHT of a NumPy array (public entry: :func:`nla.sketching.fwht`).
 
-    Parameters
-    ----------
-    Y : ndarray, shape (N,) or (N, k)
-        C-contiguous float64 or float32 array, ``N`` a power of two.
-
-    Returns
-    -------
-    ndarray
-        ``Y`` itself, now holding ``H_N @ Y`` (``H_N`` the Sylvester-ordered Hadamard matrix,
-        entries +-1). Costs ``N k log2 N`` additions, cache-blocked in two levels, parallel
-        over row blocks.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from nla.sketching import fwht
-    >>> fwht(np.array([1.0, 0.0, 0.0, 0.0])).tolist()
-    [1.0, 1.0, 1.0, 1.0]
+    Cache-blocked in two levels, parallel over row blocks.
     """
     N = Y.shape[0]
     if N & (N - 1) or not Y.flags.c_contiguous:

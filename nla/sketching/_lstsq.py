@@ -75,7 +75,7 @@ def lstsq(A, b, *, method="sketch", sketch=None, sketch_size=None, eps=0.5, delt
         at the sketch-and-solve solution; full working accuracy. ``'exact'``: LAPACK gelsd.
     sketch : str, optional
         Sketch kind (see :func:`nla.sketch`). Default ``'srht'`` for ``'sketch'`` and
-        ``'sparse_sign'`` for ``'precondition'`` (``'gaussian'`` for both on the GPU). The
+        ``'sparse_sign'`` for ``'precondition'``, on either engine. The
         sparse kinds are refused for ``'sketch'``: they have no l_inf guarantee.
     sketch_size : int, optional
         Rows ``m`` of the sketch, in ``[d, n]``. Default for ``'sketch'``:
@@ -151,8 +151,7 @@ def lstsq(A, b, *, method="sketch", sketch=None, sketch_size=None, eps=0.5, delt
     B = b.reshape(n, -1)
 
     if sketch is None:
-        sketch = "gaussian" if engine == "gpu" else ("srht" if method == "sketch"
-                                                      else "sparse_sign")
+        sketch = "srht" if method == "sketch" else "sparse_sign"
     check_choice(sketch, "sketch", KINDS)
     if method == "sketch" and sketch in ("countsketch", "sparse_sign"):
         raise ValueError(f"sketch={sketch!r} has no l_inf guarantee for method='sketch' (a "

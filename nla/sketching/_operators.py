@@ -351,3 +351,31 @@ def sketch(kind, sketch_size, n, random_state=None, dtype=np.float64, **options)
     check_choice(kind, "kind", _KINDS)
     return _KINDS[kind](sketch_size, n, random_state=random_state, dtype=dtype, **options)
 
+
+def fwht(Y):
+    """Unnormalised fast Walsh-Hadamard transform along axis 0, in place.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray or cupy.ndarray, shape (N,) or (N, k)
+        C-contiguous float64 or float32 array, ``N`` a power of two. A CuPy array is
+        transformed on its GPU by a CUDA kernel, a NumPy array by the Numba kernel.
+
+    Returns
+    -------
+    ndarray
+        ``Y`` itself, now holding ``H_N @ Y`` (``H_N`` the Sylvester-ordered Hadamard matrix,
+        entries +-1), at a cost of ``N k log2 N`` additions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nla.sketching import fwht
+    >>> fwht(np.array([1.0, 0.0, 0.0, 0.0])).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    kind = type(Y).__module__.split(".")[0]
+    if not (isinstance(Y, np.ndarray) or kind == "cupy"):
+        raise TypeError(f"Y must be a NumPy or CuPy array (it is transformed in place), got "
+                        f"{type(Y).__name__}")
+    return kernels("sketching", engine_of(Y)).fwht(Y)
