@@ -1,8 +1,8 @@
 """CuPy kernels of the ssm area (PTD, HiPPO, transfer functions) (GPU twin of ``nla.ssm._kernels``, same function names).
 
 Transfer functions are evaluated in chunks of frequencies as dense complex GEMMs with the
-Cauchy matrix ``1 / (s - lam)``; dense systems and pseudospectra use batched solves and SVDs
-(``O(N^3)`` per frequency or point, which the GPU absorbs for moderate ``N``). The Schur form is
+Cauchy matrix ``1 / (s - lam)``; dense systems use batched solves, pseudospectra batched SVDs where cuSOLVER
+batches them (``N <= 32``) and the host's inverse Lanczos above. The Schur form is
 always computed on the host (CuPy has none); the eigendecomposition uses ``cupy.linalg.eig``
 when the installed CuPy provides it (CuPy >= 14 with a recent CUDA 12 cuSOLVER) and otherwise
 NumPy on the host.
@@ -78,7 +78,21 @@ def sigma_min_svd(A, z):
     return out
 
 
+#: Largest N for which cuSOLVER has a batched SVD (gesvdjBatched); CuPy loops over the batch
+#: above it, which measured 5x slower than the host's parallel inverse Lanczos at N = 64.
+_BATCHED_SVD_MAX_N = 32
+
+
 def sigma_min_grid(T, z, tol, max_steps):
-    """Device path of the pseudospectrum: batched SVDs of ``z I - T`` (``T`` the Schur form,
-    unitarily similar to ``A``, so the singular values are the same); ``(sigma_min, steps=0)``."""
-    return sigma_min_svd(T, z), cupy.zeros(z.shape[0], dtype=cupy.int64)
+    """``(sigma_min, steps)`` of ``z I - T`` over the points ``z`` (``T`` the Schur form, unitarily
+    similar to ``A``, so the singular values are the same).
+
+    Batched SVDs on the device up to ``N = 32`` (``steps`` 0); beyond, the host's Numba inverse
+    Lanczos on the Schur form, its results copied to the device.
+    """
+    if T.shape[0] <= _BATCHED_SVD_MAX_N:
+        return sigma_min_svd(T, z), cupy.zeros(z.shape[0], dtype=cupy.int64)
+    from nla.ssm import _kernels
+
+    smin, steps = _kernels.sigma_min_grid(_host(T), _host(z), tol, max_steps)
+    return cupy.asarray(smin), cupy.asarray(steps)

@@ -36,11 +36,13 @@ def test_discretize_gpu_matches_cpu(rng):
         np.testing.assert_allclose(gpu.B.get(), cpu.B, rtol=1e-13)
 
 
-def test_pseudospectrum_gpu_matches_cpu(rng):
-    A = nla.hippo(32).A
+@pytest.mark.parametrize("N", [32, 48])  # batched device SVDs; the host Lanczos fallback
+def test_pseudospectrum_gpu_matches_cpu(rng, N):
+    A = nla.hippo(N).A
     z = (rng.uniform(-1, 1, (20, 20)) + 1j * rng.uniform(-1, 1, (20, 20))) * 300
     cpu = nla.pseudospectrum(A, z)
     gpu = nla.pseudospectrum(cupy.asarray(A), cupy.asarray(z))
+    assert isinstance(gpu.sigma_min, cupy.ndarray) and isinstance(gpu.steps, cupy.ndarray)
     np.testing.assert_allclose(gpu.sigma_min.get(), cpu.sigma_min, rtol=1e-6,
                                atol=1e-12 * np.linalg.norm(A, 2))
 
