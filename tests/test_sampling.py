@@ -103,6 +103,22 @@ def test_lewis_fixed_point_and_sum(rng, p):
     assert abs(res.weights.sum() - 5) <= 1e-8
 
 
+@pytest.mark.parametrize("p", [1.0, 3.0])
+def test_lewis_anderson_same_fixed_point(rng, p):
+    from nla.sampling._sensitivity import _distance_bound
+
+    A = heavy_rows(rng, 500, 5)
+    tol = 1e-11
+    fast = lewis_weights(A, p, tol=tol)
+    plain = lewis_weights(A, p, tol=tol, anderson=0)
+    assert fast.converged and plain.converged
+    # each is within _distance_bound(p, tol) of the true weights in log scale (p < 4)
+    np.testing.assert_allclose(fast.weights, plain.weights,
+                               rtol=np.expm1(2 * _distance_bound(p, tol)) + 1e-13)
+    with pytest.raises(ValueError, match="anderson"):
+        lewis_weights(A, p, anderson=-1)
+
+
 def test_lewis_special_cases(rng):
     A = heavy_rows(rng, 200, 4)
     np.testing.assert_allclose(lewis_weights(A, 2).weights, ref_leverage(A), rtol=1e-9)
