@@ -16,6 +16,9 @@ from .._array import namespaces, to_host
 #: beyond it the Gram matrix loses too many digits and Householder QR takes over.
 _GRAM_COND_MAX = 1e12
 
+#: ``refine=False`` keeps the first CholeskyQR pass when ``cond(A)^2`` is at most this.
+_ONE_PASS_COND_MAX = 1e8
+
 
 def check_p(p, name="p"):
     """``p`` as a float in ``[1, inf)``; NaN, infinity and ``p < 1`` raise ``ValueError``."""
@@ -38,7 +41,7 @@ def default_rcond(shape):
     return max(shape) * np.finfo(np.float64).eps
 
 
-def orthonormal_basis(A, K, rcond=None):
+def orthonormal_basis(A, K, rcond=None, refine=True):
     """Orthonormal basis of ``col(A)`` and the numerical rank.
 
     Parameters
@@ -47,10 +50,15 @@ def orthonormal_basis(A, K, rcond=None):
     K : kernel module of the engine
     rcond : float or None
         Singular values below ``rcond * s_max`` count as zero (default ``max(n, d) * eps``).
+    refine : bool
+        With ``False``, a full-rank ``A`` with ``cond(A) <= 1e4`` gets a single CholeskyQR
+        pass: ``U^T U = I + E`` with ``||E|| <~ eps cond(A)^2 <= 1e-8``. That is a
+        well-conditioned basis, not an orthonormal one, for callers whose formulas hold for any
+        basis (the Lewis iteration); it saves one Gram matrix and one ``n x d`` product.
 
     Returns
     -------
-    U : (n, r) engine array with orthonormal columns spanning ``col(A)``
+    U : (n, r) engine array with orthonormal columns spanning ``col(A)`` (see ``refine``)
     rank : int
     s : (d,) host array of the singular values of ``A`` (descending)
     X : (d, r) host array with ``U = A X`` (maps basis coordinates back to ``x``)
@@ -67,9 +75,12 @@ def orthonormal_basis(A, K, rcond=None):
     ev = np.linalg.eigvalsh(G)
     if d <= n and ev[0] > 0 and ev[-1] <= _GRAM_COND_MAX * ev[0]:
         R1 = np.linalg.cholesky(G).T
-        U1 = K.times_upper(A, _as_engine(tri_inv(R1), A))
+        R1i = tri_inv(R1)
+        U1 = K.times_upper(A, _as_engine(R1i, A))
+        if not refine and ev[-1] <= _ONE_PASS_COND_MAX * ev[0]:
+            return U1, d, np.linalg.svd(R1, compute_uv=False), R1i
         R2 = np.linalg.cholesky(to_host(K.gram(U1))).T
-        R1i, R2i = tri_inv(R1), tri_inv(R2)
+        R2i = tri_inv(R2)
         U = K.times_upper(U1, _as_engine(R2i, A))
         s = np.linalg.svd(R2 @ R1, compute_uv=False)
         return U, d, s, R1i @ R2i

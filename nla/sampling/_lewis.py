@@ -112,7 +112,10 @@ def lewis_core(A, p, K, xp, *, tol, max_iter, eta, anderson=None, init="leverage
     n = A.shape[0]
     mask = nonzero_rows(A, xp)
     rows = xp.nonzero(mask)[0]
-    U, rank, _, _ = orthonormal_basis(A[rows] if rows.shape[0] < n else A, K, rcond)
+    # p != 2 needs only a well-conditioned basis: every formula below is basis-independent,
+    # and the leverage start below is a warm start, not a result
+    U, rank, _, _ = orthonormal_basis(A[rows] if rows.shape[0] < n else A, K, rcond,
+                                      refine=(p == 2.0))
     weights = xp.zeros(n, dtype=xp.float64)
     history = []
     if rank == 0:
@@ -164,9 +167,9 @@ class _Anderson:
 
     def __init__(self, memory, n, xp):
         self.memory, self.xp = memory, xp
-        if memory:
-            self.dU = xp.zeros((memory, n))
+        if memory:  # dF and dU + dF (the combination the update needs), one row per pair
             self.dF = xp.zeros((memory, n))
+            self.dG = xp.zeros((memory, n))
         self.reset()
 
     def reset(self):
@@ -175,25 +178,24 @@ class _Anderson:
     def step(self, u, f):
         if not self.memory:
             return u + f
-        xp = self.xp
         if self.last is not None:
             slot = self.count % self.memory
-            self.dU[slot] = u - self.last[0]
             self.dF[slot] = f - self.last[1]
+            self.dG[slot] = (u - self.last[0]) + self.dF[slot]
             self.count += 1
         self.last = (u, f)
         k = min(self.count, self.memory)
         if k == 0:
             return u + f
-        dU, dF = self.dU[:k], self.dF[:k]
+        dF = self.dF[:k]
         M = to_host(dF @ dF.T)
         rhs = to_host(dF @ f)
         gamma = np.linalg.lstsq(M, rhs, rcond=1e-12)[0]  # normal equations of a k-column LS
-        return u + f - _as_engine(gamma, u) @ (dU + dF)
+        return u + f - _as_engine(gamma, u) @ self.dG[:k]
 
 
 def scaled_leverage(U, log_scale, K, xp):
-    """Leverage scores of ``diag(exp(log_scale / 2)) U`` for an orthonormal ``U``.
+    """Leverage scores of ``diag(exp(log_scale / 2)) U`` for a well-conditioned basis ``U``.
 
     ``tau_i = g_i u_i^T (U^T G U)^{-1} u_i`` with ``G = diag(g)``: one weighted Gram matrix and
     one row-wise quadratic form, ``O(n r^2)``. The scale is normalised by its maximum (a common
