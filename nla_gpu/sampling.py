@@ -7,8 +7,9 @@ to the host, where the drivers factor them.
 """
 
 import cupy
+import cupyx.scipy.sparse as cusparse
 
-from nla._random import uniform_xp
+from nla._random import below_xp, hash_xp, sign_xp, uniform_xp
 
 
 def householder_qr(A):
@@ -68,5 +69,33 @@ def lp_norm(r, p, omega):
     return scale * float(cupy.sum(omega * (cupy.abs(r) / scale) ** p)) ** (1.0 / p)
 
 
-__all__ = ["bernoulli_mask", "gram", "householder_qr", "iid_indices",
-           "irls_weights", "lp_norm", "row_quadratic_forms", "row_sq_norms", "times_upper"]
+def lp_countsketch(A, key, k, p):
+    """``S A`` for the sparse ``l_p`` embedding of the Numba twin (same hash bits)."""
+    n = A.shape[0]
+    rows = cupy.arange(n, dtype=cupy.uint64)
+    bucket = below_xp(hash_xp(cupy, key, rows, cupy.zeros(n, dtype=cupy.uint64)),
+                      cupy.uint64(k)).astype(cupy.int64)
+    sign = sign_xp(cupy, key, rows, cupy.ones(n, dtype=cupy.uint64), cupy.float64)
+    bits = hash_xp(cupy, key, rows, cupy.full(n, 2, dtype=cupy.uint64))
+    u = ((bits >> cupy.uint64(11)).astype(cupy.float64) + 0.5) * (1.0 / 9007199254740992.0)
+    weight = sign * (-cupy.log(u)) ** (-1.0 / p)
+    S = cusparse.csr_matrix((weight, (bucket, cupy.arange(n))), shape=(k, n))
+    return cupy.asnumpy(S @ A)
+
+
+def col_lp_norms(U, p):
+    """``||U[:, j]||_p`` per column, on ``|U| / max|U[:, j]|``."""
+    scale = cupy.max(cupy.abs(U), axis=0)
+    inv = cupy.where(scale > 0, 1.0 / cupy.where(scale > 0, scale, 1.0), 0.0)
+    return cupy.asnumpy(scale * cupy.sum((cupy.abs(U) * inv) ** p, axis=0) ** (1.0 / p))
+
+
+def row_weighted_l1_pow(U, c, p):
+    """``min(1, (sum_j |U_ij| c_j)^p)`` per row."""
+    s = cupy.abs(U) @ c
+    return cupy.where(s >= 1.0, 1.0, cupy.minimum(s, 1.0) ** p)
+
+
+__all__ = ["bernoulli_mask", "col_lp_norms", "gram", "householder_qr", "iid_indices",
+           "irls_weights", "lp_countsketch", "lp_norm", "row_quadratic_forms",
+           "row_sq_norms", "row_weighted_l1_pow", "times_upper"]

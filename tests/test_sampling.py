@@ -6,7 +6,12 @@ from scipy.optimize import linprog, minimize
 
 from nla.sampling import (embedding_distortion, leverage_scores, lewis_weights, lp_regression,
                           lp_sensitivities, sensitivity_sample)
+from nla._array import kernels
+from nla.sampling._regression import solve_weighted
 from nla.sampling._sample import inclusion_probabilities
+from nla.sampling._wcb import _certified_betas, _sketched_basis, wcb_bounds
+
+KC = kernels("sampling", "cpu")
 
 
 # --- slow, obviously correct references ------------------------------------------------------
@@ -418,3 +423,91 @@ def test_lewis_callback_and_history(rng):
     res = lewis_weights(A, 3.0, callback=lambda it, w, r: seen.append((it, w.sum(), r)))
     assert [s[0] for s in seen] == list(range(res.n_iter))
     assert [s[2] for s in seen] == res.history and res.history[-1] == res.residual
+
+
+# --- method='wcb': a sketched well-conditioned basis with certified constants -------------
+
+#: The oracles (LP / SLSQP / IRLS) solve to ~1e-9 relative; a bound may touch the exact value.
+_ORACLE_SLACK = 1e-7
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, 3.0])
+def test_wcb_dominates_exact_sensitivities(rng, seed, p):
+    d = 4
+    A = heavy_rows(rng, 80, d, sigma=1.0)
+    A[5] = 0.0
+    exact = lp_sensitivities(A, p, method="exact")
+    bound = lp_sensitivities(A, p, method="wcb", random_state=seed)
+    assert bound[5] == 0.0 and np.all(bound <= 1.0)
+    assert np.all(bound >= exact * (1 - _ORACLE_SLACK))
+    rows = rng.choice(np.flatnonzero(exact), 3, replace=False)  # and against the SciPy oracle
+    ref = np.array([ref_sensitivity(A, i, p) for i in rows])
+    assert np.all(bound[rows] >= ref * (1 - 1e-5))
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, 3.0])
+def test_wcb_total_within_documented_bound(rng, seed, p):
+    d = 5
+    A = heavy_rows(rng, 300, d)
+    s, info = wcb_bounds(A, p, KC, np, seed)
+    beta = info["beta"]
+    assert info["rank"] == d and info["alpha_p"] == d
+    # beta_j >= |z_j| / ||U z||_p at z = e_j, which is 1 for unit l_p columns
+    assert np.all(beta >= 1 - 1e-12)
+    # Hoelder then the power mean: sum_i (sum_j |U_ij| beta_j)^p <= d^(p-1) sum_j beta_j^p
+    assert s.sum() <= info["total_bound"] * (1 + 1e-12)
+    assert info["total_bound"] <= d ** p * beta.max() ** p * (1 + 1e-12)
+    # and the bound is at least the true total, which is >= d^(p/2) resp. d (note F6)
+    assert s.sum() >= min(d ** (p / 2), d) * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, 3.0])
+def test_wcb_certificates_bound_the_exact_coordinate_constants(rng, seed, p):
+    """beta_j >= 1 / min{||U z||_p : z_j = 1}, the latter solved on all rows."""
+    n = 120
+    A = heavy_rows(rng, n, 4, sigma=1.0)
+    U, r = _sketched_basis(A, p, KC, np, seed, None)
+    U = U / KC.col_lp_norms(U, p)
+    beta = _certified_betas(U, p, KC, np, seed)
+    for j in range(r):
+        o = np.arange(r) != j
+        fit = solve_weighted(U[:, o], -U[:, j], p, np.ones(n), "highs" if p == 1 else "irls", KC,
+                             np, tol=1e-14, max_iter=1000)
+        exact = 1.0 / KC.lp_norm(U[:, o] @ fit.x + U[:, j], p, np.ones(n))
+        assert beta[j] >= exact * (1 - _ORACLE_SLACK)
+
+
+def test_wcb_special_cases(rng, seed):
+    A = heavy_rows(rng, 60, 3)
+    np.testing.assert_allclose(lp_sensitivities(A, 2, method="wcb"), ref_leverage(A), rtol=1e-8)
+    B, cols = one_nonzero_per_row(rng, 50, 3)  # s_i = w_i known in closed form; bounds >= it
+    mass = np.abs(B.sum(axis=1))
+    exact = mass / np.bincount(cols, weights=mass)[cols]
+    assert np.all(lp_sensitivities(B, 1.0, method="wcb", random_state=seed) >= exact * (1 - 1e-9))
+    C = np.column_stack([A, A[:, 0] + A[:, 1]])  # rank 3 of 4 columns
+    s = lp_sensitivities(C, 1.5, method="wcb", random_state=seed)
+    assert np.all(s >= lp_sensitivities(A, 1.5, method="exact") * (1 - _ORACLE_SLACK))
+    s1 = lp_sensitivities(A, 3.0, method="wcb", random_state=seed)
+    A0 = A.copy()
+    np.testing.assert_array_equal(s1, lp_sensitivities(A, 3.0, method="wcb", random_state=seed))
+    np.testing.assert_array_equal(A, A0)
+    assert lp_sensitivities(np.zeros((10, 2)), 1.0, method="wcb").sum() == 0
+    with pytest.raises(ValueError, match="method"):
+        lp_sensitivities(A, 1.0, method="wcb_bound")
+
+
+def test_wcb_gpu_twin_kernels_match_numba(gpu_twin, rng):
+    G = gpu_twin("sampling")
+    U = rng.standard_normal((500, 4)) * np.exp(rng.standard_normal((500, 1)))
+    key = 987654321987654321
+    for p in (1.0, 3.0):
+        np.testing.assert_allclose(G.lp_countsketch(U, key, 40, p),
+                                   KC.lp_countsketch(U, key, 40, p), rtol=1e-10,
+                                   atol=1e-12 * np.abs(U).max())
+        np.testing.assert_allclose(G.col_lp_norms(U, p), KC.col_lp_norms(U, p), rtol=1e-12)
+        np.testing.assert_allclose(KC.col_lp_norms(U, p), np.linalg.norm(U, ord=p, axis=0),
+                                   rtol=1e-12)
+        c = rng.random(4)
+        ref = np.minimum(1.0, (np.abs(U) @ c)) ** p
+        np.testing.assert_allclose(G.row_weighted_l1_pow(U, c, p), ref, rtol=1e-12)
+        np.testing.assert_allclose(KC.row_weighted_l1_pow(U, c, p), ref, rtol=1e-12)

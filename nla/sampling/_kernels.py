@@ -9,7 +9,7 @@ import numpy as np
 import scipy.linalg as sla
 from numba import get_num_threads, njit, prange
 
-from .._random import hash_jit, uniform_jit
+from .._random import below_jit, hash_jit, sign_jit, uniform_jit
 from .._threads import threads_for
 
 # Reassociation and FMA contraction let the inner loops vectorise; no NaN/inf assumptions are
@@ -240,3 +240,101 @@ def lp_norm(r, p, omega):
     with threads_for(20 * r.shape[0], PARALLEL_MIN_WORK):
         total = _lp_sum(r, float(p), omega, scale)
     return scale * total ** (1.0 / p)
+
+
+# --- well-conditioned l_p basis (method='wcb') -------------------------------------------
+
+@njit(inline="always", cache=True)
+def _open_uniform(bits):
+    # (0, 1): the 53-bit uniform shifted by half a step, so -log never sees 0 or 1
+    return (np.float64(bits >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def _lp_countsketch(A, key, p, parts):
+    # Row i goes to bucket h(i) with weight sign(i) * E_i^(-1/p), E_i standard exponential.
+    n, d = A.shape
+    n_parts, k = parts.shape[0], parts.shape[1]
+    chunk = (n + n_parts - 1) // n_parts
+    inv_p = 1.0 / p
+    for t in prange(n_parts):
+        acc = parts[t]
+        for i in range(t * chunk, min(n, (t + 1) * chunk)):
+            row = np.uint64(i)
+            bucket = below_jit(hash_jit(key, row, np.uint64(0)), k)
+            e = -np.log(_open_uniform(hash_jit(key, row, np.uint64(2))))
+            c = sign_jit(hash_jit(key, row, np.uint64(1))) * e ** (-inv_p)
+            for j in range(d):
+                acc[bucket, j] += c * A[i, j]
+
+
+def lp_countsketch(A, key, k, p):
+    """``S A`` for the ``k x n`` sparse ``l_p`` embedding ``S = H diag(sign_i E_i^(-1/p))``.
+
+    ``H`` hashes row ``i`` into bucket ``below(hash(key, i, 0), k)``; ``sign_i`` and the
+    standard exponential ``E_i`` come from counters 1 and 2 (Meng-Mahoney / Woodruff-Zhang:
+    ``max_i |y_i| / E_i^(1/p)`` is distributed like ``||y||_p / E^(1/p)``, so the sketch keeps
+    ``l_p`` norms up to poly(d) factors). Same bits as the CuPy twin.
+    """
+    n, d = A.shape
+    with threads_for(4 * n * d, PARALLEL_MIN_WORK):
+        parts = np.zeros((max(1, min(get_num_threads(), n // 256)), k, d))
+        _lp_countsketch(np.ascontiguousarray(A), np.uint64(key), float(p), parts)
+    return parts.sum(axis=0)
+
+
+@njit(parallel=True, cache=True)
+def _col_abs_max(U, parts):
+    n, d = U.shape
+    n_parts = parts.shape[0]
+    chunk = (n + n_parts - 1) // n_parts
+    for t in prange(n_parts):
+        acc = parts[t]
+        for i in range(t * chunk, min(n, (t + 1) * chunk)):
+            for j in range(d):
+                acc[j] = max(acc[j], abs(U[i, j]))
+
+
+@njit(parallel=True, cache=True)
+def _col_scaled_pow_sums(U, p, inv_scale, parts):
+    n, d = U.shape
+    n_parts = parts.shape[0]
+    chunk = (n + n_parts - 1) // n_parts
+    for t in prange(n_parts):
+        acc = parts[t]
+        for i in range(t * chunk, min(n, (t + 1) * chunk)):
+            for j in range(d):
+                acc[j] += (abs(U[i, j]) * inv_scale[j]) ** p
+
+
+def col_lp_norms(U, p):
+    """``||U[:, j]||_p`` for every column, summed on ``|U| / max|U[:, j]|`` (no overflow)."""
+    n, d = U.shape
+    U = np.ascontiguousarray(U)
+    with threads_for(20 * n * d, PARALLEL_MIN_WORK):
+        n_parts = max(1, min(get_num_threads(), n // 256))
+        parts = np.zeros((n_parts, d))
+        _col_abs_max(U, parts)
+        scale = parts.max(axis=0)
+        inv = np.where(scale > 0, 1.0 / np.where(scale > 0, scale, 1.0), 0.0)
+        parts = np.zeros((n_parts, d))
+        _col_scaled_pow_sums(U, float(p), inv, parts)
+    return scale * parts.sum(axis=0) ** (1.0 / p)
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def _row_weighted_l1_pow(U, c, p, out):
+    for i in prange(U.shape[0]):
+        s = 0.0
+        for j in range(U.shape[1]):
+            s += abs(U[i, j]) * c[j]
+        out[i] = 1.0 if s >= 1.0 else s ** p
+
+
+def row_weighted_l1_pow(U, c, p):
+    """``min(1, (sum_j |U_ij| c_j)^p)`` for every row (``c >= 0``)."""
+    out = np.empty(U.shape[0], dtype=np.float64)
+    with threads_for(2 * U.size, PARALLEL_MIN_WORK):
+        _row_weighted_l1_pow(np.ascontiguousarray(U), np.ascontiguousarray(c, dtype=np.float64),
+                             float(p), out)
+    return out

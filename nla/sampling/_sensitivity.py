@@ -1,4 +1,4 @@
-"""l_p sensitivities: cheap upper bounds from Lewis weights / leverage, exact values for tiny A.
+"""l_p sensitivities: upper bounds (Lewis weights, leverage, well-conditioned basis), exact values.
 
 The sensitivity of row ``i`` is ``s_i = sup_x |a_i x|^p / ||A x||_p^p`` (``0 <= s_i <= 1``).
 Bounds used here (rank ``r``; proofs in the research note, section 1.1):
@@ -6,16 +6,19 @@ Bounds used here (rank ``r``; proofs in the research note, section 1.1):
 * ``p <= 2``: ``s_i <= w_i`` (Lewis weights; Cohen-Peng 2015) and ``s_i <= tau_i^(p/2)``
   (root leverage, from ``|a_i x|^2 <= tau_i ||A x||_2^2`` and ``||.||_2 <= ||.||_p``);
 * ``p >= 2``: ``s_i <= r^(p/2 - 1) w_i`` (Cauchy-Schwarz in the Lewis metric, then Hoelder);
+* any ``p``: ``s_i <= (sum_j |U_ij| beta_j)^p`` for a well-conditioned basis ``U`` with
+  certified coordinate constants ``beta_j`` (``method='wcb'``, module ``_wcb``);
 * always ``s_i <= 1``, so every bound is capped at 1.
 """
 
 import numpy as np
 
 from .._array import Origin, engine_of, kernels, namespaces, to_host
-from .._validation import check_array, check_choice
+from .._validation import check_array, check_choice, check_seed
 from ._basis import check_p, nonzero_rows, orthonormal_basis
 from ._leverage import exact_leverage
 from ._lewis import lewis_core
+from ._wcb import wcb_bounds
 
 #: ``method='exact'`` solves one l_p regression per row; refuse problems larger than this.
 EXACT_MAX_ROWS = 5000
@@ -25,7 +28,7 @@ EXACT_MAX_ROWS = 5000
 _LEWIS_TOL = 1e-6
 
 
-def lp_sensitivities(A, p, *, method="lewis"):
+def lp_sensitivities(A, p, *, method="lewis", random_state=None):
     """Upper bounds on (or exact values of) the ``l_p`` sensitivities of the rows of ``A``.
 
     Parameters
@@ -34,18 +37,40 @@ def lp_sensitivities(A, p, *, method="lewis"):
         Float32/float64 matrix; zero rows get sensitivity 0.
     p : float
         ``1 <= p < inf``.
-    method : {'lewis', 'root_leverage', 'exact'}
+    method : {'lewis', 'root_leverage', 'wcb', 'exact'}
         ``'lewis'``: ``w_i`` for ``p <= 2`` and ``r^(p/2-1) w_i`` for ``p > 2`` (``w`` the Lewis
         weights, ``r`` the rank); total at most ``r`` resp. ``r^(p/2)``.
         ``'root_leverage'`` (``p <= 2`` only): ``tau_i^(p/2)``; one QR, but a larger total.
+        ``'wcb'`` (any ``p``): ``(sum_j |U_ij| beta_j)^p <= beta^p ||U_i||_p^p`` for a
+        well-conditioned basis ``U = A X`` of ``col(A)`` (``X`` from a QR of a sparse ``l_p``
+        sketch of ``A``, columns scaled to ``||U_j||_p = 1``) and certified constants
+        ``beta_j >= sup{|z_j| : ||U z||_p <= 1}`` (duality certificates computed on all rows,
+        see Notes); ``beta = ||(beta_j)||_q``, ``1/p + 1/q = 1``. Total at most
+        ``(alpha beta)^p`` with ``alpha^p = sum_ij |U_ij|^p = r``; more precisely at most
+        ``r^(p-1) sum_j beta_j^p <= r^p max_j beta_j^p``. Every ``beta_j >= 1``, with equality
+        for an Auerbach basis; for the sketched basis ``beta_j`` is poly(r) (Dasgupta et al.
+        2009). A valid bound whatever the sketch draws, but looser than ``'lewis'``: it is the
+        classical baseline, at the cost of a sketch, a QR and a few passes over ``A``.
         ``'exact'``: ``s_i = 1 / min{||A x||_p^p : a_i x = 1}`` by one ``l_p`` regression per
         row (HiGHS for ``p = 1``, IRLS otherwise); only for ``n <= 5000`` (a test oracle).
+    random_state : None, int, RandomState or Generator
+        Seed of the sketch and row sample of ``method='wcb'`` (unused by the other methods).
 
     Returns
     -------
     ndarray, shape (n,)
         float64 values in ``[0, 1]`` in the caller's framework. For ``p = 2`` every method
         returns the leverage scores.
+
+    Notes
+    -----
+    The ``'wcb'`` certificate: for any ``v`` with ``U_k^T v = 0`` for all ``k != j``,
+    Hoelder gives ``|v^T U_j| = |v^T U z| <= ||v||_q ||U z||_p`` for every ``z`` with
+    ``z_j = 1``, so ``beta_j <= ||v||_q / |v^T U_j|``. ``v`` is the dual vector
+    ``sign(r)|r|^(p-1)`` of an approximate minimiser of ``||U z||_p`` (fitted on a row sample),
+    projected onto the constraint on all rows; the projection's rounding residue is added to
+    ``beta_j`` explicitly. Then ``|u_i z| <= sum_j |U_ij| |z_j| <= (sum_j |U_ij| beta_j)
+    ||U z||_p``.
 
     Examples
     --------
@@ -59,7 +84,8 @@ def lp_sensitivities(A, p, *, method="lewis"):
     origin = Origin(A)
     A = check_array(A, "A")
     p = check_p(p)
-    method = check_choice(method, "method", {"lewis", "root_leverage", "exact"})
+    method = check_choice(method, "method", {"lewis", "root_leverage", "wcb", "exact"})
+    seed = check_seed(random_state)
     engine = engine_of(A)
     K = kernels("sampling", engine)
     xp = namespaces(engine)[0]
@@ -72,6 +98,8 @@ def lp_sensitivities(A, p, *, method="lewis"):
             raise ValueError(f"method='exact' solves one regression per row and is limited to "
                              f"{EXACT_MAX_ROWS} rows, got {A.shape[0]}; use method='lewis'")
         s = exact_sensitivities(A, p, K, xp)
+    elif method == "wcb" and p != 2.0:
+        s = wcb_bounds(A, p, K, xp, seed)[0]
     else:
         s = sensitivity_bounds(A, p, K, xp, method)
     return origin.restore(s)
