@@ -20,8 +20,9 @@ def generate(seed, n_rows, n_cols, density, scale, dtype):
 
 
 def project_dense(X, components):
-    """``X @ components.T`` as ``(components @ X.T).T`` (cuSPARSE SpMM)."""
-    return cupy.ascontiguousarray((components @ X.T).T)
+    """``(X @ components.T, finite)``: ``(components @ X.T).T`` (cuSPARSE SpMM) and whether
+    ``X`` is free of NaN and inf (one more read of ``X``, cheap at device bandwidth)."""
+    return cupy.ascontiguousarray((components @ X.T).T), bool(cupy.isfinite(X).all())
 
 
 def project_sparse(X, R, dense_output):

@@ -219,8 +219,10 @@ def test_gpu_twin_kernels(gpu_twin, rng, seed):
         assert (cpu_R != gpu_R).nnz == 0 and gpu_R.dtype == dtype  # identical matrix
         X = rng.standard_normal((25, 300)).astype(dtype)
         tol = 1e-5 if dtype == np.float32 else 1e-12
-        np.testing.assert_allclose(gpu.project_dense(X, gpu_R.T.tocsr()),
-                                   _kernels.project_dense(X, cpu_R.T.tocsr()), rtol=tol, atol=tol)
+        (got, got_finite), (ref, ref_finite) = (gpu.project_dense(X, gpu_R.T.tocsr()),
+                                                _kernels.project_dense(X, cpu_R.T.tocsr()))
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+        assert got_finite and ref_finite
         Xs = sp.random(25, 300, density=0.1, format="csr", random_state=seed % 2**32, dtype=dtype)
         for dense in (True, False):
             a, b = gpu.project_sparse(Xs, gpu_R, dense), _kernels.project_sparse(Xs, cpu_R, dense)
@@ -233,3 +235,35 @@ def test_gpu_twin_kernels(gpu_twin, rng, seed):
         out_gpu = gpu.propagate(A, N, np.empty_like(N), acc_gpu, 0.7, True)
         np.testing.assert_allclose(out_gpu, out_cpu, rtol=tol, atol=tol)
         np.testing.assert_allclose(acc_gpu, acc_cpu, rtol=10 * tol, atol=10 * tol)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_finds_every_non_finite_entry(bad, dtype, rng, seed):
+    # Dense input is checked inside the projection pass: NaN/inf must be found whether or not
+    # R touches its feature, in the 8-row blocks and in the remainder rows.
+    X = rng.standard_normal((203, 400)).astype(dtype)
+    rp = SparseRandomProjection(8, density=0.05, random_state=seed).fit(X)
+    touched = np.zeros(400, dtype=bool)
+    touched[rp.components_.indices] = True
+    assert touched.any() and not touched.all()  # both kinds of feature exist here
+    for row in (0, 100, 202):
+        for col in (np.flatnonzero(touched)[0], np.flatnonzero(~touched)[0]):
+            Xb = X.copy()
+            Xb[row, col] = bad
+            with pytest.raises(ValueError, match="X contains NaN or infinity"):
+                rp.transform(Xb)
+            with pytest.raises(ValueError, match="X contains NaN or infinity"):
+                SparseRandomProjection(8, density=0.05, random_state=seed).fit_transform(Xb)
+
+
+def test_transform_overflow_without_non_finite_input_is_not_an_error(rng, seed):
+    # Finite entries whose sums overflow give non-finite outputs, as X @ R.T does; the exact
+    # re-check finds X finite and does not raise.
+    X = np.full((16, 50), 1e308)
+    rp = SparseRandomProjection(4, density=0.5, random_state=seed).fit(X)
+    with np.errstate(over="ignore"):
+        expected = X @ rp.components_.toarray().T
+    out = rp.transform(X)  # no error; inf - inf may come out as NaN in another order
+    np.testing.assert_array_equal(np.isfinite(out), np.isfinite(expected))
+    assert not np.isfinite(out).all()

@@ -19,15 +19,19 @@ def generate(seed, n_rows, n_cols, density, scale, dtype):
 
 
 @njit(parallel=True, cache=True)
-def _gather(X, cols, cp, slot, cd, out, n_chunks):
+def _gather(X, cols, cp, slot, cd, rest, out, n_chunks, sums):
     # out[i, c] = sum over the stored features of component c of cd * X[i, feature]. Blocks of
     # eight rows are first transposed, restricted to the features R touches, into buf (one
     # row of buf = the eight values of a feature), so that every stored entry of R costs one
     # contiguous 8-wide load and multiply-add instead of eight scattered loads.
+    # sums[ch] adds up chunk ch's outputs and its entries of the features R leaves out
+    # (`rest`): a NaN/inf anywhere in X makes some sum non-finite (R's stored values are
+    # nonzero), so a finite total proves X finite without another pass over it.
     n, k = X.shape[0], cp.shape[0] - 1
     n_blocks = n // 8
     for ch in prange(n_chunks):
         buf = np.empty((cols.shape[0], 8), dtype=X.dtype)
+        total = 0.0
         for b in range(ch * n_blocks // n_chunks, (ch + 1) * n_blocks // n_chunks):
             i = 8 * b
             x0, x1, x2, x3 = X[i], X[i + 1], X[i + 2], X[i + 3]
@@ -36,6 +40,9 @@ def _gather(X, cols, cp, slot, cd, out, n_chunks):
                 j, r = cols[q], buf[q]
                 r[0], r[1], r[2], r[3] = x0[j], x1[j], x2[j], x3[j]
                 r[4], r[5], r[6], r[7] = x4[j], x5[j], x6[j], x7[j]
+            for q in range(rest.shape[0]):
+                j = rest[q]
+                total += ((x0[j] + x1[j]) + (x2[j] + x3[j])) + ((x4[j] + x5[j]) + (x6[j] + x7[j]))
             for c in range(k):
                 a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
                 for t in range(cp[c], cp[c + 1]):
@@ -50,23 +57,37 @@ def _gather(X, cols, cp, slot, cd, out, n_chunks):
                     a7 += v * r[7]
                 out[i, c], out[i + 1, c], out[i + 2, c], out[i + 3, c] = a0, a1, a2, a3
                 out[i + 4, c], out[i + 5, c], out[i + 6, c], out[i + 7, c] = a4, a5, a6, a7
+                total += ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+        sums[ch] = total
+    tail = 0.0
     for i in prange(8 * n_blocks, n):  # the last n % 8 rows
         for c in range(k):
             a = 0.0
             for t in range(cp[c], cp[c + 1]):
                 a += cd[t] * X[i, cols[slot[t]]]
             out[i, c] = a
+            tail += a
+        for q in range(rest.shape[0]):
+            tail += X[i, rest[q]]
+    sums[n_chunks] = tail
 
 
 def project_dense(X, components):
-    """``X @ components.T`` for dense ``X`` (n x D) and CSR ``components`` (k x D)."""
+    """``(X @ components.T, finite)`` for dense ``X`` (n x D) and CSR ``components`` (k x D).
+
+    ``finite`` is True when the pass proved ``X`` free of NaN and inf; False means that it may
+    hold some (or that a sum overflowed): the caller then checks ``X`` exactly.
+    """
     X = np.ascontiguousarray(X)
     cols, slot = np.unique(components.indices, return_inverse=True)  # features R touches
+    rest = np.setdiff1d(np.arange(X.shape[1]), cols, assume_unique=True)
     out = np.empty((X.shape[0], components.shape[0]), dtype=X.dtype)
     chunks = max(1, min(X.shape[0] // 8, 4 * get_num_threads()))
-    _gather(X, cols, components.indptr, slot, components.data.astype(X.dtype, copy=False), out,
-            chunks)
-    return out
+    sums = np.empty(chunks + 1)
+    _gather(X, cols, components.indptr, slot, components.data.astype(X.dtype, copy=False),
+            rest, out, chunks, sums)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return out, bool(np.isfinite(sums.sum()))
 
 
 @njit(parallel=True, cache=True)

@@ -5,9 +5,9 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from .._array import Origin, engine_of, kernels, to_host
+from .._array import Origin, engine_of, is_cupy_sparse, kernels, to_host
 from .._estimator import BaseEstimator, check_is_fitted
-from .._validation import check_array, check_int, check_scalar, check_seed
+from .._validation import check_array, check_finite, check_int, check_scalar, check_seed
 
 
 class DataDimensionalityWarning(UserWarning):
@@ -195,7 +195,7 @@ class SparseRandomProjection(BaseEstimator):
         """
         check_is_fitted(self, "components_")
         origin = Origin(X)
-        X = check_array(X, "X", sparse=True)
+        X = check_array(X, "X", sparse=True, finite=_is_sparse(X))
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input")
@@ -207,12 +207,16 @@ class SparseRandomProjection(BaseEstimator):
         R, components = self._generate(engine, X.dtype)
         if hasattr(X, "tocsr"):
             return K.project_sparse(X, R, bool(self.dense_output))
-        return K.project_dense(X, components)
+        # Dense X is checked for NaN/inf by the projection pass itself (saves a read of X).
+        out, finite = K.project_dense(X, components)
+        if not finite:
+            check_finite(X, "X")  # raises for NaN/inf; otherwise a sum merely overflowed
+        return out
 
     def fit_transform(self, X, y=None):
         """``fit(X).transform(X)``, validating ``X`` once."""
         origin = Origin(X)
-        X = check_array(X, "X", sparse=True)
+        X = check_array(X, "X", sparse=True, finite=_is_sparse(X))
         self._fit(X)
         return origin.restore(self._transform(X))
 
@@ -235,3 +239,7 @@ class SparseRandomProjection(BaseEstimator):
         check_is_fitted(self, "components_")
         return np.asarray([f"sparserandomprojection{i}" for i in range(self.n_components_)],
                           dtype=object)
+
+
+def _is_sparse(X):
+    return sp.issparse(X) or is_cupy_sparse(X)
