@@ -53,3 +53,13 @@ def test_regression_matches_cpu(data, seed):
     g = lp_regression(Ag, bg, 1.0, sample=600, random_state=seed)
     c = lp_regression(A, b, 1.0, sample=600, random_state=seed)
     assert g.objective == pytest.approx(c.objective, rel=1e-3)
+
+
+def test_wcb_bounds_match_cpu(data, seed):
+    # the l_p CountSketch hashes the same (seed, row) on both engines: same basis, same bounds
+    A, _ = data
+    for p in (1.0, 3.0):
+        g = lp_sensitivities(cupy.asarray(A), p, method="wcb", random_state=seed)
+        c = lp_sensitivities(A, p, method="wcb", random_state=seed)
+        assert isinstance(g, cupy.ndarray)
+        np.testing.assert_allclose(cupy.asnumpy(g), c, rtol=1e-6)
