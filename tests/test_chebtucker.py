@@ -1,7 +1,7 @@
 """Tests of nla.chebtucker: Chebyshev–Tucker approximation of multivariate functions."""
 
 import math
-import os
+from pathlib import Path
 
 import numpy as np
 import numpy.polynomial.chebyshev as npc
@@ -111,10 +111,10 @@ def test_separable_function_has_rank_one(rng):
     assert np.abs(ft(P) - v).max() < 1e-10 * np.abs(v).max()
 
 
-def _grid_hosvd_ranks(f, n, tol):
-    """Reference: ε-ranks of the values on a uniform n^3 grid (full SVD of each unfolding),
-    with the same rule as the fit (discarded tail <= tol ||X|| / sqrt(d))."""
-    x = np.linspace(-1, 1, n)
+def _grid_hosvd_ranks(f, n, tol, lo=-1.0, hi=1.0):
+    """Reference: ε-ranks of the values on a uniform n^3 grid of [lo, hi]^3 (full SVD of each
+    unfolding), with the same rule as the fit (discarded tail <= tol ||X|| / sqrt(d))."""
+    x = np.linspace(lo, hi, n)
     X = np.ascontiguousarray(_grid_eval(f, [x, x, x]))
     thr = tol * np.linalg.norm(X) / math.sqrt(3)
     ranks = []
@@ -169,17 +169,39 @@ def test_long_range_potential_matches_direct_sum(rng):
 
 
 def test_long_range_newton_potential_50_particles(rng):
-    centers = rng.uniform(-5, 5, (50, 3))
-    charges = rng.choice([-1.0, 1.0], 50)
-    box = np.array([[-5.0, 5.0]] * 3)
-    ft = ChebTucker.fit(LongRangePotential(centers, charges, a=1.0), box, tol=1e-8)
-    f = _long_range_potential(centers, charges, a=1.0)        # NumPy reference
+    # The issue's case: erf(r)/r (a = 1) summed over 50 random charges in [-5, 5]^3, the
+    # a = 0.2 problem on [-1, 1]^3 scaled by 5. Relative max errors over 60 draws (docs):
+    # tol = 3e-7 misses 1e-6 in 36 draws; 1e-7 meets it, but reached 7.6e-7 (and 9.0e-7 in
+    # another 60 draws), too close for a test with fresh seeds; 5e-8 stays below 3.7e-7.
+    box, tol = np.array([[-5.0, 5.0]] * 3), 5e-8
+
+    def charges(n):
+        return rng.uniform(-5, 5, (n, 3)), rng.choice([-1.0, 1.0], n)
+    centers, q = charges(50)
+    V = LongRangePotential(centers, q, a=1.0)
+    ft = ChebTucker.fit(V, box, tol=tol)
+    f = _long_range_potential(centers, q, a=1.0)              # NumPy reference
     P = _uniform(rng, box, 5000)
     v = f(*P.T)
     rel = np.abs(ft(P) - v).max() / np.abs(v).max()
     print(f"50 particles, a = 1: degrees {ft.degrees}, ranks {ft.ranks}, rel. error {rel:.1e}")
     assert rel < 1e-6
-    assert all(r < m for r, m in zip(ft.ranks, ft.degrees))
+    # the ranks are those of grid-based Tucker: ε-ranks of the samples on a uniform grid
+    ref = _grid_hosvd_ranks(V, 48, tol, -5.0, 5.0)
+    assert all(abs(r - g) <= 1 for r, g in zip(ft.ranks, ref)), (ft.ranks, ref)
+    # They saturate in N: 200 charges (CP rank >= 200) give ranks within the spread seen
+    # between draws at fixed N (24 to 27 in 30 draws of 50 or 200), because rank <= degree + 1
+    # and the degree is set by a, not by N.
+    ft200 = ChebTucker.fit(LongRangePotential(*charges(200), a=1.0), box, tol=tol)
+    assert all(abs(r - s) <= 3 for r, s in zip(ft200.ranks, ft.ranks)), (ft200.ranks, ft.ranks)
+    assert max(ft200.ranks) <= 0.15 * 200
+    # At the adaptive degree the ranks are ~0.75 of it (the degree is itself set by the
+    # feature width); at the paper's fixed degree 128 they stay put, far below the degree,
+    # and the Tucker form is a large factor smaller than the 129^3 coefficient tensor.
+    fixed = ChebTucker.fit(V, box, degree=128, tol=tol, hooi_iters=0)
+    assert all(abs(r - s) <= 1 for r, s in zip(fixed.ranks, ft.ranks)), (fixed.ranks, ft.ranks)
+    assert max(fixed.ranks) <= 0.3 * 128
+    assert 50 * fixed.nbytes < 8 * 129**3
 
 
 def test_sinc_gaussian_long_range_part_of_newton_kernel():
@@ -223,9 +245,13 @@ def test_from_cp_matches_direct_fit(rng):
     ft = ChebTucker.from_cp(w, [factor(k, x) for k in range(3)], CUBE, degree=m - 1, tol=1e-10)
     ref = ChebTucker.fit(f, CUBE, degree=m - 1, rank=1e-10, hooi_iters=0)
     assert all(abs(a - b) <= 1 for a, b in zip(ft.ranks, ref.ranks)), (ft.ranks, ref.ranks)
+    fixed = ChebTucker.from_cp(w, [factor(k, x) for k in range(3)], CUBE, degree=m - 1,
+                               rank=ref.ranks)
+    assert fixed.ranks == ref.ranks
     P = rng.uniform(-1, 1, (3000, 3))
     v = f(*P.T)
     assert np.abs(ft(P) - v).max() < 1e-8 * np.abs(v).max()
+    assert np.abs(fixed(P) - v).max() < 1e-8 * np.abs(v).max()
 
 
 def test_from_cp_on_a_cell_centred_grid(rng):
@@ -244,29 +270,106 @@ def test_from_cp_on_a_cell_centred_grid(rng):
         ChebTucker.from_cp(w[:3], [factor(k, g) for k in range(3)], CUBE, grids=[g] * 3)
     with pytest.raises(ValueError, match="Chebyshev points"):
         ChebTucker.from_cp(w, [factor(k, g) for k in range(3)], CUBE, degree=20)
+    with pytest.raises(ValueError, match="rank"):
+        ChebTucker.from_cp(w, [factor(k, g) for k in range(3)], CUBE, grids=[g] * 3,
+                           rank=(2, 2))
 
 
-_BIOMOLECULE = "/work/shared/data/chebtucker/n256_Pn500.mat"
+# The authors' .mat files; CI checks the shared folder out beside the repository.
+_PAPER_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "chebtucker"
 
 
-@pytest.mark.skipif(not os.path.exists(_BIOMOLECULE),
-                    reason="the paper's biomolecule data is not on this machine")
+def _paper_data(name):
+    """One of the authors' data files (``scipy.io.loadmat`` structs), or skip the test."""
+    path = _PAPER_DATA / name
+    if not path.exists():
+        pytest.skip(f"the paper's data {name} is not on this machine")
+    from scipy.io import loadmat
+    return loadmat(path, squeeze_me=True, struct_as_record=False)
+
+
+def _cell_centred(n):
+    """The authors' grid on [-1, 1]: x_p = -1 + (p + 1/2) 2/n."""
+    return -1 + (np.arange(n) + 0.5) * 2 / n
+
+
+def _middle_slice(w, U, g):
+    """The exact CP values on the paper's middle z-slice of the grid (MATLAB index n/2)."""
+    iz = len(g) // 2 - 1
+    return (U[0] * w) @ (U[1] * U[2][iz]).T
+
+
+def _slice_error(ft, exact, g):
+    """The paper's error metric: max error over the n x n points of the middle slice."""
+    iz = len(g) // 2 - 1
+    return np.abs(ft.on_grid(g, g, g[iz:iz + 1])[:, :, 0] - exact).max()
+
+
 def test_biomolecule_long_range_potential_reproduces_the_paper():
     # 500-atom biomolecule, long-range potential as a rank-743 CP tensor on a 256^3
     # cell-centred grid; the paper's code reports ranks (40, 40, 47) and a max slice error
     # of 8.6e-7 (max |V| = 0.616) at m = 129, tol = 1e-7.
-    from scipy.io import loadmat
-    data = loadmat(_BIOMOLECULE, squeeze_me=True, struct_as_record=False)
-    cp, n = data["LRed"], 256
-    w = cp.LAM1C / data["Hunif"]**3
-    g = -1 + (np.arange(n) + 0.5) * 2 / n
-    ft = ChebTucker.from_cp(w, [cp.CU1, cp.CU2, cp.CU3], CUBE, grids=[g] * 3, degree=128,
-                            tol=1e-7)
+    data = _paper_data("n256_Pn500.mat")
+    cp = data["LRed"]
+    w, U, g = cp.LAM1C / data["Hunif"]**3, [cp.CU1, cp.CU2, cp.CU3], _cell_centred(256)
+    ft = ChebTucker.from_cp(w, U, CUBE, grids=[g] * 3, degree=128, tol=1e-7)
     assert ft.ranks == (40, 40, 47)
-    iz = n // 2 - 1                                      # the paper's middle slice
-    exact = (cp.CU1 * w) @ (cp.CU2 * cp.CU3[iz]).T
-    err = np.abs(ft.on_grid(g, g, g[iz:iz + 1])[:, :, 0] - exact).max()
-    assert err < 1e-6
+    assert _slice_error(ft, _middle_slice(w, U, g), g) < 1e-6
+
+
+def _paper_rhosvd(w, U, g, m, tol):
+    """Reference: the authors' Algorithm 4 as their code runs it. Columns of unit grid norm
+    (norms folded into the weights), spline-interpolated to m Chebyshev points, turned into
+    coefficients; each coefficient matrix is truncated where its singular-value tail drops
+    to the absolute level tol / d, whatever the weights; the core is the CP weights times
+    the small right factors."""
+    from scipy.interpolate import CubicSpline
+    x, d = cheb_points(m), len(U)
+    bases, small = [], []
+    for F in U:
+        norms = np.linalg.norm(F, axis=0)
+        w = w * norms
+        C = npc.chebfit(x, CubicSpline(g, F / norms, axis=0)(x), m - 1)   # interpolant
+        Y, s, Zt = np.linalg.svd(C, full_matrices=False)
+        r = int(np.sum(np.sqrt(np.cumsum(s[::-1]**2)[::-1]) > tol / d))
+        bases.append(Y[:, :r])
+        small.append(s[:r, None] * Zt[:r])
+    return ChebTucker(np.einsum("r,ar,br,cr->abc", w, *small), bases, [[-1, 1]] * d)
+
+
+def test_lattice_long_range_potential_reproduces_the_paper():
+    # 24 x 24 x 4 lattice of 2304 alternating charges; CP vectors on a 960^3 cell-centred
+    # grid of the box mapped to [-1, 1]^3, 25 sinc-Gaussian terms per sign ordered from wide
+    # to narrow. As the authors' script does: rescale the vectors to the physical box, drop
+    # the 11 narrowest terms of each sign (the short-range part), keep 28, m = 129, tol 1e-7.
+    # It prints ranks (18, 18, 12) and a total max slice error 1.6e-6 (relative 2.1e-7).
+    data = _paper_data("Lattice_n960_ParticlesNumber_2304_Rank_50.mat")
+    cp, lat, n = data["Ldip"], data["Lat"], data["n1"]
+    n_pos, n_neg, num_short = data["ASC"].U1k.shape[1], data["AvC"].U1k.shape[1], 11
+    keep = np.r_[0:n_pos - num_short, n_pos:n_pos + n_neg - num_short]
+    w = np.r_[np.ones(n_pos), -np.ones(n_neg)][keep]
+    U = [cp.Ut1[:, keep] * (lat.x[-1] / 2), cp.Ut2[:, keep] * (lat.y[-1] / 2),
+         cp.Ut3[:, keep] * lat.z[-1]]
+    g = _cell_centred(n)
+    np.testing.assert_allclose(data["xcol"], g, atol=1e-15)
+
+    exact = _middle_slice(w, U, g)
+    assert (round(exact.min(), 2), round(exact.max(), 2)) == (3.93, 7.72)
+    paper = _paper_rhosvd(w, U, g, 129, 1e-7)
+    assert paper.ranks == (18, 18, 12)                          # the paper's ranks, its rule
+    assert abs(_slice_error(paper, exact, g) - 1.6e-6) < 0.05e-6        # and its error
+
+    # nla picks ranks from the HOSVD of the assembled core, which sees the cancellation
+    # between the two signs (weights up to 4e5, values 4 to 8) that the paper's factor-wise
+    # rule ignores: ranks three (x, y) and two (z) lower for the same error.
+    ft = ChebTucker.from_cp(w, U, CUBE, grids=[g] * 3, degree=128, tol=1e-7)
+    err = _slice_error(ft, exact, g)
+    assert ft.ranks == (15, 15, 10)
+    assert err < 2e-6 and err / exact.max() < 2.6e-7             # paper: 1.6e-6, 2.1e-7
+    # At the paper's ranks the compression error all but vanishes and only the spline +
+    # Chebyshev interpolation error of the factors remains (the paper's 5.7e-7).
+    ft = ChebTucker.from_cp(w, U, CUBE, grids=[g] * 3, degree=128, rank=(18, 18, 12))
+    assert _slice_error(ft, exact, g) < 6e-7
 
 
 # ---------------------------------------------------------------------------- calculus

@@ -8,7 +8,8 @@
   intermediates are ``m^2 x points``).
 
 ``python benchmarks/benchmarks/bench_chebtucker.py`` times the same pairs directly (best of
-a few runs) and prints the ratios.
+a few runs) and prints the ratios; ``... bench_chebtucker.py ranks`` prints the degrees, ranks
+and errors of the particle problem over many random draws (the figures quoted in the docs).
 """
 
 import time
@@ -164,6 +165,50 @@ def main(repeat=3, peer_points=N_POINTS):
           f" | speed-up {t_peer / t_nla:.1f}x | max diff {np.abs(v[:len(w)] - w).max():.1e}")
 
 
+def particle_ranks(draws=60, tols=(1e-8, 5e-8, 1e-7, 3e-7, 1e-6), n_check=5000):
+    """Degrees, ranks and relative max errors (over ``n_check`` random points) of the adaptive
+    fit of :func:`particles` (50 charges, a = 1) over ``draws`` random draws per ``tol``;
+    then, at tol = 5e-8, ranks for 200 charges, the ε-ranks of the samples on a uniform 48^3
+    grid (grid-based Tucker) and the ranks and storage at the paper's fixed degree 128."""
+    from nla.chebtucker import ChebTucker
+    from nla.chebtucker._tucker import st_hosvd
+
+    def summary(values):
+        return f"{min(values)}..{max(values)}"
+    for tol in tols:
+        rel, deg, rank, ratio = [], [], [], []
+        for seed in range(draws):
+            f, box, _ = particles(seed)
+            ft = ChebTucker.fit(f, box, tol=tol)
+            P = np.random.default_rng(10**6 + seed).uniform(-5, 5, (n_check, 3))
+            v = f(*P.T)
+            rel.append(np.abs(ft(P) - v).max() / np.abs(v).max())
+            deg += ft.degrees
+            rank += ft.ranks
+            ratio += [r / m for r, m in zip(ft.ranks, ft.degrees)]
+        print(f"[particles, tol {tol:g}, {draws} draws] degrees {summary(deg)}, ranks "
+              f"{summary(rank)}, rank/degree {np.mean(ratio):.2f}, rel. max err min "
+              f"{min(rel):.1e} median {np.median(rel):.1e} max {max(rel):.1e}, "
+              f"{sum(r >= 1e-6 for r in rel)} draws >= 1e-6")
+    tol, x = 5e-8, np.linspace(-5, 5, 48)
+    for seed in range(min(draws, 30)):
+        f, box, _ = particles(seed)
+        ft = ChebTucker.fit(f, box, tol=tol)
+        grid = st_hosvd(np, f(x[:, None, None], x[None, :, None], x[None, None, :]),
+                        tol=tol)[0].shape
+        f200, _, _ = particles(seed, n=200)
+        line = (f"[seed {seed}, tol {tol:g}] degrees {ft.degrees} ranks {ft.ranks} | grid 48^3 "
+                f"HOSVD {grid} | 200 charges {ChebTucker.fit(f200, box, tol=tol).ranks}")
+        if seed < 5:
+            fixed = ChebTucker.fit(f, box, degree=128, tol=tol, hooi_iters=0)
+            line += (f" | degree 128: ranks {fixed.ranks}, full coefficient tensor / Tucker "
+                     f"storage {8 * 129**3 / fixed.nbytes:.0f}x")
+        print(line)
+
+
 if __name__ == "__main__":
     import sys
-    main(peer_points=int(sys.argv[1]) if len(sys.argv) > 1 else N_POINTS)
+    if sys.argv[1:2] == ["ranks"]:
+        particle_ranks()
+    else:
+        main(peer_points=int(sys.argv[1]) if len(sys.argv) > 1 else N_POINTS)

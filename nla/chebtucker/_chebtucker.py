@@ -284,7 +284,7 @@ class ChebTucker:
         return out
 
     @classmethod
-    def from_cp(cls, weights, factors, domain, *, grids=None, degree=128, tol=1e-7):
+    def from_cp(cls, weights, factors, domain, *, grids=None, degree=128, rank=None, tol=1e-7):
         """Chebyshev–Tucker form of a CP (canonical) function
         ``f(x) = sum_r weights[r] prod_k u_{k,r}(x_k)`` without forming any full tensor
         (the paper's Algorithm 4, "reduced HOSVD").
@@ -309,8 +309,13 @@ class ChebTucker:
             step (cell-centred grids are extrapolated by at most that much).
         degree : int or tuple of ints
             Chebyshev degree per dimension (default 128, as in the paper).
+        rank : None, float, int or tuple of ints
+            Tucker ranks. ``None`` (or a float tolerance) keeps the fewest ranks for which
+            the HOSVD of the assembled core discards at most ``tol`` relative to the
+            weighted L2 norm of the interpolant (as in :meth:`fit`); an int or tuple fixes
+            them (clipped, with a warning, to what the CP rank and degree allow).
         tol : float
-            Relative tolerance of the compression (weighted L2 norm, as in :meth:`fit`).
+            Relative tolerance of the compression when ``rank`` is None (default ``1e-7``).
 
         Returns
         -------
@@ -322,6 +327,7 @@ class ChebTucker:
         d = dom.shape[0]
         degrees = _as_tuple(degree, d, "degree")
         tol = check_scalar(tol, "tol", low=0.0, high=1.0, low_open=True, high_open=True)
+        fixed_rank, rank_tol = _fixed_or_tol(rank, d, "rank", tol)
         if len(factors) != d:
             raise ValueError(f"factors must hold {d} matrices (one per dimension), "
                              f"got {len(factors)}")
@@ -357,9 +363,15 @@ class ChebTucker:
             spline = CubicSpline(g, np.asarray(to_host(F)), axis=0, bc_type="not-a-knot")
             samples.append(xp.asarray(spline(from_unit(cheb_points(m), lo, hi))))
         coeffs = [weigh(K.values_to_coeffs(S, axes=(0,))) for S in samples]
-        core, bases = rhosvd(xp, w, coeffs, tol=tol / 10)   # leave the rank choice to the
-        core, small, svals, bound = st_hosvd(xp, core, tol=tol)     # HOSVD of the core
-        return cls(core, [unweigh(B @ W) for B, W in zip(bases, small)], dom, tol=tol,
+        # The factor-wise truncation bounds the error through ||weights||, blind to the
+        # cancellation between terms of both signs, so it only prunes what is negligible
+        # (tol / 10, or near rounding for fixed ranks); the ranks come from the HOSVD of the
+        # assembled core, which sees the cancellation.
+        pre = rank_tol / 10 if fixed_rank is None else 1e-14
+        core, bases = rhosvd(xp, w, coeffs, tol=pre)
+        core, small, svals, bound = st_hosvd(xp, core, tol=rank_tol, ranks=fixed_rank)
+        return cls(core, [unweigh(B @ W) for B, W in zip(bases, small)], dom,
+                   tol=rank_tol or tol,
                    info=dict(singular_values=svals,
                              tucker_error_bound=bound / max(
                                  float(xp.linalg.norm(core.ravel())), 1e-300)))
