@@ -95,17 +95,22 @@ def test_state_space_prior_reproduces_matern_covariance(rng, kind):
 
 
 def dense_posterior(x, lam, eta, kind, ell, var, xq):
-    """Dense GP posterior of r independent functions at xq given factors (Λ_j, η_j) at x."""
+    """Dense GP posterior of r independent functions at xq given factors (Λ_j, η_j) at x.
+
+    Written with M = I + Λ K instead of K^-1 (S = (K^-1 + Λ)^-1 = K M^-1, mean K M^-1 η,
+    query covariance K** - K*x M^-1 Λ Kx*): K is near singular when two draws of x fall
+    close together, and its explicit inverse then cost the reference 1e-8 of accuracy.
+    """
     J, r = eta.shape
     Kf = np.kron(matern(kind, ell, var, x[:, None] - x[None, :]), np.eye(r))  # (j, c) order
-    prec = np.linalg.inv(Kf) + scipy.linalg.block_diag(*lam)
-    S = np.linalg.inv(prec)
+    L = scipy.linalg.block_diag(*lam)
+    Minv = np.linalg.inv(np.eye(J * r) + L @ Kf)
+    S = Kf @ Minv
     mu = S @ eta.ravel()
     Kq = np.kron(matern(kind, ell, var, xq[:, None] - x[None, :]), np.eye(r))
-    G = Kq @ np.linalg.inv(Kf)
-    mq = G @ mu
-    Cq = np.kron(matern(kind, ell, var, xq[:, None] - xq[None, :]), np.eye(r)) - G @ Kq.T \
-        + G @ S @ G.T
+    mq = Kq @ Minv @ eta.ravel()
+    Cq = np.kron(matern(kind, ell, var, xq[:, None] - xq[None, :]), np.eye(r)) \
+        - Kq @ Minv @ L @ Kq.T
     M = xq.size
     return (mu.reshape(J, r), S, mq.reshape(M, r),
             np.array([Cq[t * r:(t + 1) * r, t * r:(t + 1) * r] for t in range(M)]))

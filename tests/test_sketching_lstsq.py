@@ -33,16 +33,19 @@ def test_sketch_size_formula():
 
 def test_error_under_bound_and_rate(rng, seed):
     # generic instance (kappa = 100): eps_eff of sketch-and-solve stays under the guaranteed
-    # eps of its size and its median falls like m**-1/2 (slope of a log-log fit; the median
-    # of 30 has about 7 % noise per point, so the slope is known to about +-0.04).
-    n, d, T = 4096, 8, 30
+    # eps of its size and its median falls like m**-1/2 (slope of a log-log fit). The max over
+    # coordinates is dominated by the few weakest directions of A, so the median of 40 draws
+    # is known to about 17 %; over m = 32..1024 that puts the slope within about +-0.045
+    # (measured spread over 12 instances: 0.047 gaussian, 0.037 srht). The +-0.2 band is over
+    # four of those and still tells 1/sqrt(m) apart from 1/m and from no decay.
+    n, d, T = 4096, 8, 40
     A = conditioned(rng, n, d, 100.0)
     b = A @ rng.standard_normal(d) + rng.standard_normal(n)
     x_star, *_ = np.linalg.lstsq(A, b, rcond=None)
     r_norm = np.linalg.norm(A @ x_star - b)
     pinv = 1 / np.linalg.svd(A, compute_uv=False)[-1]
-    for kind, sizes in (("srht", np.array([64, 128, 256, 512, 1024])),
-                        ("gaussian", np.array([64, 128, 256, 512]))):
+    sizes = 32 * 2 ** np.arange(6)
+    for kind in ("srht", "gaussian"):
         medians, failures, misses = [], 0, 0
         for m in sizes:
             e = []
@@ -52,12 +55,14 @@ def test_error_under_bound_and_rate(rng, seed):
                 failures += e[-1] > res.eps
                 misses += np.abs(res.x - x_star).max() > res.linf_bound
             medians.append(np.median(e))
+        # Gaussian: E[(A^T S^T S A)^-1] = (A^T A)^-1 m / (m - d - 1), so eps ~ (m - d - 1)^-1/2.
         # SRHT rows are sampled without replacement from N = n: the finite-population factor
         # (1 - m/N) multiplies the variance, so its law is eps ~ sqrt((1 - m/N) / (m - d)).
-        effective = (sizes - d) / ((1 - sizes / n) if kind == "srht" else 1)
+        effective = (sizes - d) / (1 - sizes / n) if kind == "srht" else sizes - d - 1
         slope = np.polyfit(np.log(effective), np.log(medians), 1)[0]
-        assert -0.65 < slope < -0.35, (kind, slope, medians)
-        # delta = 0.01 per solve: at most a handful of the <= 150 solves may exceed eps
+        assert -0.7 < slope < -0.3, (kind, slope, medians)
+        # delta = 0.01 per solve: at most a handful of the 240 solves may exceed eps
+        # (none did in 24 instances)
         assert failures <= 6 and misses <= 6, (kind, failures, misses)
 
 
