@@ -105,8 +105,11 @@ def test_jl_distortion_statistics(rng, seed, data):
     else:
         X = rng.exponential(size=(n, D)) * (rng.random((n, D)) < 0.01)
     k = johnson_lindenstrauss_min_dim(n, eps=eps)
-    rp = SparseRandomProjection(k, density=1 / np.sqrt(D), random_state=seed)
-    r = _pair_ratios(X, rp.fit_transform(X))
+    # The pairs of one projection share its matrix, so their spread itself varies from matrix
+    # to matrix (on the heavy-tailed sparse data by about 3 %, with outliers near 9 %); four
+    # independent matrices pooled bring that to 1.5 % against the 10 % band below.
+    r = np.concatenate([_pair_ratios(X, SparseRandomProjection(
+        k, density=1 / np.sqrt(D), random_state=seed + t).fit_transform(X)) for t in range(4)])
     s = np.sqrt(D)
     # Predicted sd of r from the Li et al. variance: (2 + (s - 3) kappa) / k per pair.
     iu = np.triu_indices(n, 1)
