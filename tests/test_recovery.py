@@ -77,27 +77,65 @@ def test_half_the_measurements_outliers(rng, seed):
     assert rel_err(est.X_, Xs) < 1e-6
 
 
+def _completion_problem(rng, d=100, r=3, rate=0.75, p=0.3, cap=None):
+    """Note section 3.3: X* = (d/r) V V^T, each unordered pair (diagonal included) observed
+    with probability ``rate``, a Bernoulli(p) set of them hit by N(0, (10 max|X*|)^2).
+
+    ``cap``: at most this fraction of the observations of any row corrupted (the
+    alpha-sparse corruption model of robust PCA); outliers over the cap are cleared at
+    random, each row in turn (clearing never raises another row's count).
+    """
+    V, _ = np.linalg.qr(rng.standard_normal((d, r)))
+    Xs = d / r * V @ V.T
+    iu = np.triu_indices(d)
+    keep = rng.random(iu[0].size) < rate
+    rows, cols = iu[0][keep], iu[1][keep]
+    out = rng.random(rows.size) < p
+    if cap is not None:
+        n_obs = np.bincount(rows, minlength=d) + np.bincount(cols[rows != cols], minlength=d)
+        for j in rng.permutation(d):
+            hit = np.flatnonzero(out & ((rows == j) | (cols == j)))
+            excess = hit.size - int(cap * n_obs[j])
+            if excess > 0:
+                out[rng.choice(hit, excess, replace=False)] = False
+    y = Xs[rows, cols].copy()
+    y[out] += rng.normal(0, 10 * np.abs(Xs).max(), out.sum())
+    return rows, cols, y, Xs
+
+
 def test_entry_sampling_with_30_percent_outliers(rng, seed):
-    # Note section 3.3: d = 100, each unordered pair observed with probability 1/2. The
-    # schedule is slower than the sensing default: the sign matrix of entries is a distorted
-    # image of X*, and its weaker components need the longer growth phase (decay 0.99 froze at
-    # 1e-2..1e-5 in about 1 run in 5). Even so about 1 instance in 20 ends at a wrong point
-    # (error ~0.3..1), so five independent instances are drawn and three must reach 1e-6.
+    # About 75 observations per row, Bernoulli(0.3) outliers capped at 40% of any row. The
+    # cap matters: uncapped, the binomial spread leaves some row with 45-55% of its entries
+    # corrupted, and there the true row is often not even the minimiser of that row's l1 fit
+    # (an LP with the other rows at the truth), so no method minimising this loss recovers
+    # it. Measured failure rates are in docs/api/recovery.rst ("Matrix completion").
     d, r = 100, 3
-    errors = []
-    for trial in range(5):
-        V, _ = np.linalg.qr(rng.standard_normal((d, r)))
-        Xs = d / r * V @ V.T
-        iu = np.triu_indices(d)
-        keep = rng.random(iu[0].size) < 0.5
-        rows, cols = iu[0][keep], iu[1][keep]
-        y = Xs[rows, cols].copy()
-        out = rng.random(y.size) < 0.3
-        y[out] += rng.normal(0, 10 * np.abs(Xs).max(), out.sum())
-        est = SubGMRecovery(r, decay=0.995, max_iter=6000, random_state=seed + trial).fit(
-            EntrySampling(rows, cols, (d, d)), y)
-        errors.append(rel_err(est.X_, Xs))
-    assert sum(e < 1e-6 for e in errors) >= 3, errors
+    rows, cols, y, Xs = _completion_problem(rng, d, r, cap=0.4)
+    est = SubGMRecovery(r, decay=0.99, random_state=seed).fit(
+        EntrySampling(rows, cols, (d, d)), y)
+    assert rel_err(est.X_, Xs) < 1e-6
+    assert est.stop_reason_ == "tol"
+
+
+def test_symmetric_entry_fit_does_not_depend_on_listing_pairs_once(rng, seed):
+    # The loss is over the entries of the symmetric residual matrix, so a pair listed once
+    # counts as both of its entries; listing it in both orientations is the same fit. (With
+    # pairs counted once, a diagonal observation weighed twice its share, and a large positive
+    # outlier there pulled ||u_j||^2 to itself.)
+    d, r = 30, 2
+    rows, cols, y, Xs = _completion_problem(rng, d, r, rate=0.8, p=0.2)
+    off = rows != cols
+    both = (np.r_[rows, cols[off]], np.r_[cols, rows[off]], np.r_[y, y[off]])
+    half = rng.random(off.size) < 0.5               # some pairs once, some in both orientations
+    mixed = (np.r_[rows, cols[off & half]], np.r_[cols, rows[off & half]],
+             np.r_[y, y[off & half]])
+    fits = [SubGMRecovery(r, max_iter=40, tol=0.0, random_state=seed).fit(
+        EntrySampling(a, b, (d, d)), v) for a, b, v in [(rows, cols, y), both, mixed]]
+    for other in fits[1:]:
+        assert other.step_ == pytest.approx(fits[0].step_, rel=1e-9)
+        np.testing.assert_allclose(other.history_["loss"], fits[0].history_["loss"],
+                                   rtol=1e-9)
+        np.testing.assert_allclose(other.X_, fits[0].X_, rtol=1e-7, atol=1e-9)
 
 
 def test_asymmetric_rank_one_measurements(rng, seed):

@@ -115,6 +115,39 @@ def test_subgradient_is_directional_derivative(rng, seed, symmetric):
     assert abs(fd - lin) <= 1e-6 * max(1.0, abs(lin))
 
 
+@pytest.mark.parametrize("mode", [MODE_L1, MODE_L2])
+def test_symmetric_entry_subgradient_weighs_the_symmetric_matrix(rng, mode):
+    # Symmetric fit on entries: f(U) = mean over the observed entries of the symmetric matrix
+    # (a pair listed once stands for (j, k) and (k, j)). Its gradient, by the formula for the
+    # fully listed pattern, must equal the fast form for pairs listed once.
+    d, k = 9, 3
+    rows, cols = np.triu_indices(d)
+    keep = rng.random(rows.size) < 0.7
+    rows, cols = rows[keep], cols[keep]
+    y = rng.standard_normal(rows.size)
+    once, y_once = EntrySampling(rows, cols, (d, d))._symmetric(y)
+    assert once._pairs_once[0].size == np.sum(rows == cols)
+    off = rows != cols
+    full = EntrySampling(np.r_[rows, cols[off]], np.r_[cols, rows[off]], (d, d))
+    y_full = np.r_[y, y[off]]
+    assert full._symmetric(y_full)[0] is full               # nothing to add
+    U = rng.standard_normal((d, k))
+    res_f, Q_full, _ = subgradient(full, U, U, y_full, mode, True)
+    res_o, Q_once, _ = subgradient(once, U, U, y_once, mode, True)
+    np.testing.assert_allclose(Q_once, Q_full, rtol=1e-12, atol=1e-12)
+    w = np.sign(res_f) if mode == MODE_L1 else res_f         # and by the explicit sum
+    S = np.zeros((d, d))
+    np.add.at(S, (full._rows, full._cols), w)
+    np.testing.assert_allclose(Q_full, (S + S.T) @ U / y_full.size, rtol=1e-12, atol=1e-12)
+    # A mixture: pairs listed once get their mirrors appended, the others are kept.
+    both = off & (rng.random(rows.size) < 0.5)
+    mixed = EntrySampling(np.r_[rows, cols[both]], np.r_[cols, rows[both]], (d, d))
+    sym, y_sym = mixed._symmetric(np.r_[y, y[both]])
+    assert sym.n_measurements == full.n_measurements and not hasattr(sym, "_pairs_once")
+    np.testing.assert_allclose(subgradient(sym, U, U, y_sym, mode, True)[1], Q_full,
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_float32_stays_float32(rng):
     A = rng.standard_normal((30, 4, 4)).astype(np.float32)
     op = DenseMeasurements(A)

@@ -9,7 +9,14 @@
   nla (entry sampling over every entry, stopped at relative error 1e-5) beside
   ``tensorly.decomposition.robust_pca`` (PCP by ALM, 100 iterations, which reaches about that
   accuracy). ``track_*`` record both errors.
+
+Run as a script, the module times ``RobustPCA`` once as "time to equal accuracy": TensorLy's
+100 iterations, then nla stopped at TensorLy's error, with the times at which nla first
+reached 1e-3, 1e-4 and 1e-5 (``python bench_recovery.py`` from this folder;
+``NLA_BENCH_SCALE`` shrinks it as for asv).
 """
+
+import time
 
 import numpy as np
 
@@ -115,3 +122,39 @@ class RobustPCA:
 
     def track_tensorly_error(self):
         return self._err(self._tensorly()[0])
+
+
+def main():
+    """Print TensorLy's time and error, and nla's time to that error (and to 1e-3..1e-5)."""
+    suite = RobustPCA()
+    suite.setup()
+    SubGMRecovery(suite.r, symmetric=False, max_iter=2, random_state=0).fit(
+        suite.op, suite.M.ravel())  # compile the kernels outside the timing
+    start = time.perf_counter()
+    D, _ = suite._tensorly()
+    t_tl, e_tl = time.perf_counter() - start, suite._err(D)
+    print(f"{suite.n} x {suite.n}: tensorly robust_pca {t_tl:.1f} s, rel err {e_tl:.2e}")
+    reached = {}
+
+    def stop(info):  # the asv suite's check (every 10 steps), down to TensorLy's error
+        if info.iteration % 10:
+            return False
+        err = suite._err(info.U @ info.V.T)
+        for level in (1e-3, 1e-4, 1e-5, e_tl):
+            if err <= level and level not in reached:
+                reached[level] = (time.perf_counter() - start, info.iteration)
+        return err <= e_tl
+
+    start = time.perf_counter()
+    est = SubGMRecovery(suite.r, decay=0.99, symmetric=False, random_state=0,
+                        callback=stop).fit(suite.op, suite.M.ravel())
+    t_nla = time.perf_counter() - start
+    print(f"nla SubGMRecovery {t_nla:.1f} s, {est.n_iter_} iterations, rel err "
+          f"{suite._err(est.X_):.2e}")
+    for level, (t, it) in sorted(reached.items(), reverse=True):
+        print(f"  rel err {level:.2e} after {t:.1f} s ({it} iterations)")
+    print(f"tensorly / nla at equal accuracy: {t_tl / t_nla:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

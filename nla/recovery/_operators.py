@@ -323,8 +323,12 @@ class EntrySampling(Measurements):
     -----
     The observations are kept sorted both by row and by column, so both halves of the
     sub-gradient, ``G V`` and ``G^T U``, are loops over output rows without write conflicts;
-    one step costs ``O(m k)``. For a symmetric fit, give each unordered pair once (or both
-    orientations; both are valid).
+    one step costs ``O(m k)``.
+
+    In a symmetric fit (``X = U U^T``) the loss is the l1 norm of the residual over the
+    observed entries of the symmetric matrix: an off-diagonal pair listed once stands for both
+    ``(j, k)`` and ``(k, j)``. Listing each unordered pair once or in both orientations is
+    therefore the same fit (pairs listed once cost half as much per step).
 
     Examples
     --------
@@ -400,3 +404,40 @@ class EntrySampling(Measurements):
         out.shape, out.engine = self.shape, self.engine
         out._init(self._rows[idx], self._cols[idx])
         return out
+
+    def _symmetric(self, y):
+        """``(operator, y)`` for a symmetric fit, weighted as the entries of ``U U^T``.
+
+        The l1 loss of a symmetric fit is taken over the observed entries of the symmetric
+        matrix, so an off-diagonal pair listed once counts twice. Counted once, a diagonal
+        observation would weigh as much as a whole pair (twice its share), and its
+        sub-gradient ``2 sign(r) u_j`` grows with ``u_j`` alone: a large positive outlier there
+        pulls ``||u_j||^2`` towards itself and traps the iterate. Three cases:
+
+        * every off-diagonal pair listed in both orientations: the operator as it is;
+        * every pair listed once: a view with ``_pairs_once = (positions, rows)`` of the
+          diagonal observations, from which :func:`nla.recovery._subgm.subgradient` forms the
+          weighted sub-gradient at no extra cost;
+        * a mixture: the mirrors of the pairs listed once are appended (with their ``y``).
+        """
+        xp = self._xp
+        r, c = self._rows, self._cols
+        off = r != c
+        key = xp.minimum(r, c) * self.shape[0] + xp.maximum(r, c)
+        ks = xp.sort(key[off])
+        twice = ks[1:][ks[1:] == ks[:-1]]      # pairs observed in both orientations
+        n_off, n_twice = int(ks.shape[0]), int(twice.shape[0])
+        if 2 * n_twice == n_off:
+            return self, y
+        if n_twice == 0:
+            out = EntrySampling.__new__(EntrySampling)
+            out.__dict__.update(self.__dict__)
+            pos = xp.nonzero(~off)[0]
+            out._pairs_once = (pos, r[pos])
+            return out, y
+        at = xp.minimum(xp.searchsorted(twice, key), n_twice - 1)
+        once = off & (twice[at] != key)
+        out = EntrySampling.__new__(EntrySampling)
+        out.shape, out.engine = self.shape, self.engine
+        out._init(xp.concatenate([r, c[once]]), xp.concatenate([c, r[once]]))
+        return out, xp.concatenate([y, y[once]])

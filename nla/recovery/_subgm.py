@@ -17,7 +17,7 @@ from .._random import gaussian_xp, stream_key, uniform_xp
 from .._result import Result
 from .._validation import check_array, check_choice, check_int, check_scalar, check_seed
 from ._kernels import MODE_L1, MODE_L2
-from ._operators import Measurements, namespace
+from ._operators import EntrySampling, Measurements, namespace
 
 #: Streams of :mod:`nla._random` (16 draws measurement matrices, see ``_operators``).
 STREAM_INIT = 17
@@ -55,9 +55,9 @@ class SubGMRecovery(BaseEstimator):
         then grows by a factor ``1 + 2 gamma`` per step, whatever the scale of the operator.
     decay : float, default 0.98
         Geometric decay ``rho`` of the steps, in ``(0, 1]``. Too small freezes the iterate
-        before all components have grown; raise it (0.99) for dense outliers (more than 30%)
-        or ill-conditioned targets. ``1`` keeps the step constant (no convergence; a floor
-        proportional to the step).
+        before all components have grown; raise it (0.99) for dense outliers (more than 30%),
+        ill-conditioned targets or entry sampling (matrix completion). ``1`` keeps the step
+        constant (no convergence; a floor proportional to the step).
     max_iter : int, default 3000
         Maximum number of sub-gradient steps.
     tol : float, default 1e-10
@@ -181,6 +181,8 @@ class SubGMRecovery(BaseEstimator):
         seed = check_seed(self.random_state)
 
         train, y_train, val, y_val = _split(operator, y, p["holdout"], seed, xp)
+        if p["symmetric"] and isinstance(train, EntrySampling):
+            train, y_train = train._symmetric(y_train)
         U, V = self._initial_factors(train, y_train, p, seed, xp, dtype)
         if U is None:
             return self._zero_fit(operator, origin, xp, dtype, p)
@@ -247,10 +249,10 @@ class SubGMRecovery(BaseEstimator):
         C = B if p["symmetric"] else gaussian_xp(np, key, np.arange(d1, d1 + d2)[:, None],
                                                  np.arange(r)[None, :])
         B, C = xp.asarray(B, dtype=dtype), xp.asarray(C, dtype=dtype)
-        size_y = _typical(xp.abs(y), xp)
+        size_y = _typical(_entries(op, xp.abs(y), xp), xp)
         if size_y == 0:
             return None, None
-        size_b = _typical(xp.abs(op._forward(B, C)), xp)
+        size_b = _typical(_entries(op, xp.abs(op._forward(B, C)), xp), xp)
         if size_b == 0:  # the operator does not see the random start (degenerate)
             size_b = 1.0
         c = p["init_scale"] * np.sqrt(size_y / size_b)
@@ -282,8 +284,7 @@ class SubGMRecovery(BaseEstimator):
         stop, t = "max_iter", 0
         for t in progress(range(p["max_iter"]), verbose=self.verbose, desc="SubGM"):
             res, QU, QV = subgradient(op, U, V, y, mode, symmetric)
-            loss = float(xp.mean(xp.abs(res))) if mode == MODE_L1 \
-                else 0.5 * float(xp.mean(res * res))
+            loss = _objective(op, res, mode, xp)
             norm = float(xp.sqrt(xp.sum(U * U) + (0 if symmetric else xp.sum(V * V))))
             self._check_finite(loss, norm, t)
             eta = eta0 * decay ** t
@@ -345,12 +346,44 @@ def subgradient(op, U, V, y, mode, symmetric):
     With ``G = sum_i w_i A_i`` (``w = sign(r)`` for l1, ``r`` for l2) the loss
     ``(1/m) sum_i |r_i|`` has the sub-gradient ``Q_U = G V / m``, ``Q_V = G^T U / m``; for
     ``X = U U^T`` both halves add up, ``Q = (G + G^T) U / m`` (``Q_V`` is then ``None``).
+    Entry pairs listed once (``EntrySampling._symmetric``) weigh 2 off the diagonal and 1 on
+    it; ``G + G^T`` holds each diagonal weight twice, so one copy is taken off.
     """
     m = op.n_measurements
     res, GV, GtU = op._fused(U, V, y, mode)
-    if symmetric:
-        return res, (GV + GtU) / m, None
-    return res, GV / m, GtU / m
+    if not symmetric:
+        return res, GV / m, GtU / m
+    Q = GV + GtU
+    once = getattr(op, "_pairs_once", None)
+    if once is None:
+        return res, Q / m, None
+    pos, rows = once
+    wd = res[pos] if mode == MODE_L2 else op._xp.sign(res[pos])
+    Q[rows] -= wd[:, None] * U[rows]
+    return res, Q / (m - 0.5 * pos.shape[0]), None
+
+
+def _objective(op, res, mode, xp):
+    """The training loss from the residuals: the mean of ``|r|`` (l1) or ``r^2 / 2`` (l2),
+    with the entry weights of a symmetric fit on pairs listed once (2 off the diagonal)."""
+    a = xp.abs(res) if mode == MODE_L1 else 0.5 * res * res
+    once = getattr(op, "_pairs_once", None)
+    if once is None:
+        return float(xp.mean(a))
+    m, n_diag = res.shape[0], once[0].shape[0]
+    return float((2 * xp.sum(a) - xp.sum(a[once[0]])) / (2 * m - n_diag))
+
+
+def _entries(op, a, xp):
+    """Per-measurement values ``a`` as the multiset the loss weighs: for entry pairs listed
+    once in a symmetric fit, each off-diagonal value twice (so medians do not depend on how
+    the pairs were listed)."""
+    once = getattr(op, "_pairs_once", None)
+    if once is None:
+        return a
+    off = xp.ones(a.shape[0], dtype=bool)
+    off[once[0]] = False
+    return xp.concatenate([a, a[off]])
 
 
 def _typical(a, xp):
@@ -382,9 +415,16 @@ def _calibration(op, y, mode, symmetric, seed, xp):
     mv, rmv = op._adjoint(w0)
     d1, d2 = op.shape
     if symmetric:
+        once = getattr(op, "_pairs_once", None)
+        if once is not None:  # the weights of subgradient()
+            pos, rows = once
+            wd, m = w0[pos], m - 0.5 * pos.shape[0]
+
         def apply(q):
-            q = q[:, None]
-            return -0.5 / m * (mv(q) + rmv(q))[:, 0]
+            z = (mv(q[:, None]) + rmv(q[:, None]))[:, 0]
+            if once is not None:
+                z[rows] -= wd * q[rows]
+            return -0.5 / m * z
         ritz = _lanczos_ritz(apply, d1, seed, xp, w0.dtype)
         lam = float(ritz.max())
         if lam <= 1e-3 * float(np.abs(ritz).max()):
