@@ -142,10 +142,14 @@ def _sketch_preconditioners(indptr, indices, data, F, rows, ridge, key, s):
         sketched = SA[:nb * s].reshape(nb, s, k)
         plain = SA[nb * s:].reshape(nb, cmax, k)
         G = _grams(sketched, ridge[chunk]) + plain.transpose(0, 2, 1) @ plain
-        try:
-            out[done:done + nb] = cupy.linalg.inv(G)
-        except numpy.linalg.LinAlgError:  # NumPy raises for an exactly singular stack
-            out[done:done + nb] = cupy.nan  # replaced by the identity (no preconditioning)
+        # A row whose few observations fall into fewer than k buckets has a singular sketched
+        # Gram, singular only up to rounding; its inverse would stall CG. Refuse it by the
+        # CPU kernel's rule (a Cholesky pivot below 1e3 eps of the largest diagonal entry),
+        # here on the smallest eigenvalue.
+        scale = cupy.diagonal(G, axis1=1, axis2=2).max(axis=1)
+        ok = cupy.linalg.eigvalsh(G)[:, 0] > 1e3 * numpy.finfo(G.dtype).eps * scale
+        inv = cupy.linalg.inv(cupy.where(ok[:, None, None], G, cupy.eye(k, dtype=G.dtype)))
+        out[done:done + nb] = cupy.where(ok[:, None, None], inv, cupy.nan)  # nan: identity
         done += nb
     return out
 

@@ -405,6 +405,29 @@ def test_gpu_twin_row_solves(rng, gpu_twin, solver):
     np.testing.assert_allclose(mod.predict(rows, cols, U, F), _kernels.predict(rows, cols, U, F))
 
 
+def test_gpu_twin_refuses_a_collapsed_sketch(rng, gpu_twin):
+    # A row whose 13 observations hash into fewer than k = 6 of the 12 buckets has a sketched
+    # Gram singular up to rounding: both engines must drop that preconditioner (its inverse
+    # stalled the batched CG until the cap, then forced an exact solve).
+    from nla._random import hash_xp
+    mod = gpu_twin("completion")
+    k, s, key = 6, 12, 3
+    cols = np.arange(300, dtype=np.int64)
+    bits = hash_xp(np, key, np.zeros(300, dtype=np.int64), cols)
+    bucket = ((bits >> np.uint64(32)) * np.uint64(s)) >> np.uint64(32)
+    few = np.flatnonzero(np.isin(bucket, np.unique(bucket)[:5]))[:13]   # five buckets
+    indptr, indices = np.array([0, 13]), np.sort(few)
+    F = np.ascontiguousarray(np.linalg.qr(rng.standard_normal((300, k)))[0])
+    data, X0 = rng.standard_normal(13), rng.standard_normal((1, k))
+    kw = dict(eta=1e-12, floor=1e-15, key=key, sketch_size=s)
+    a = _kernels.solve_rows(indptr, indices, data, F, X0.copy(), "sketch", **kw)
+    b = mod.solve_rows(indptr, indices, data, F, X0.copy(), "sketch", **kw)
+    assert a[2][0] == b[2][0] == 0 and a[1][0] == b[1][0] <= k + 1   # CG, not the fallback
+    np.testing.assert_allclose(b[0], a[0], atol=1e-9)
+    ref = np.linalg.lstsq(F[indices], data, rcond=None)[0]
+    np.testing.assert_allclose(a[0][0], ref, atol=1e-9)
+
+
 def test_gpu_twin_full_fit(rng, seed, gpu_twin, monkeypatch):
     mod = gpu_twin("completion")
     truth, obs = low_rank_problem(rng, 120, 100, 3, 0.4, 5)
