@@ -62,4 +62,4 @@ def test_wcb_bounds_match_cpu(data, seed):
         g = lp_sensitivities(cupy.asarray(A), p, method="wcb", random_state=seed)
         c = lp_sensitivities(A, p, method="wcb", random_state=seed)
         assert isinstance(g, cupy.ndarray)
-        np.testing.assert_allclose(cupy.asnumpy(g), c, rtol=1e-6)
+        np.testing.assert_allclose(cupy.asnumpy(g), c, rtol=1e-5)  # iterative certificates
