@@ -145,7 +145,12 @@ def test_asymmetric_rank_one_measurements(rng, seed):
     y = op(Ls, Rs)
     out = rng.random(m) < 0.1
     y[out] += rng.normal(0, 10 * np.abs(y).max(), out.sum())
-    exact = SubGMRecovery(r, symmetric=False, random_state=seed).fit(op, y)
+    # Gaussian factors give condition numbers up to ~3, and the second singular pair lags the
+    # first by orders of magnitude in the growth phase; the default decay 0.98 froze it before
+    # it had grown on 2 of 297 fresh instances (errors 0.26, 0.46). decay=0.99, the documented
+    # setting for ill-conditioned targets: 0 of 297 failed (max error 1.5e-10), and even 0.985
+    # had 0 of 300 (max 1.5e-10), so 0.99 leaves a margin.
+    exact = SubGMRecovery(r, symmetric=False, decay=0.99, random_state=seed).fit(op, y)
     assert rel_err(exact.X_, Ls @ Rs.T) < 1e-8
     over = SubGMRecovery(4, symmetric=False, init_scale=1e-6, decay=0.985,
                          random_state=seed).fit(op, y)
