@@ -56,9 +56,10 @@ def _factor(Xs):
 def test_small_init_makes_over_parameterization_harmless(rng, seed):
     # The note's init_scale 1e-6 at the default decay 0.98 reaches < 1e-3 on most draws
     # (median 1e-5; 0 of 68 draws failed) but froze at 0.08 in one CI-style run: the step
-    # decays before every component has grown. Decay 0.99 avoids the freeze but gives the 47 spare directions
-    # time to grow (errors up to 1.6e-3 at 1e-8); a smaller start keeps them down: at 1e-10
-    # and 0.99, 45 draws gave median 1.2e-7 and max 2.0e-5, the frozen draw included.
+    # decays before every component has grown. Decay 0.99 avoids the freeze but gives the 47
+    # spare directions time to grow (errors up to 1.6e-3 at 1e-8); a smaller start keeps them
+    # down: at 1e-10 and 0.99, 45 draws gave median 1.2e-7 and max 2.0e-5, the frozen draw
+    # included.
     op, y, Xs = sensing_problem(rng, seed)
     small = SubGMRecovery(50, init_scale=1e-10, decay=0.99, random_state=seed).fit(op, y)
     large = SubGMRecovery(50, init_scale=1.0, random_state=seed, max_iter=400).fit(op, y)
