@@ -22,6 +22,11 @@ def is_cupy_sparse(x):
     return type(x).__module__.startswith("cupyx.scipy.sparse")
 
 
+def is_sparse(x):
+    """True for a SciPy or a cupyx.scipy.sparse matrix/array."""
+    return sp.issparse(x) or is_cupy_sparse(x)
+
+
 def on_gpu(x):
     """True when ``x`` lives in CUDA memory (CuPy, CUDA torch tensors, JAX on GPU, ...)."""
     if is_cupy_sparse(x):

@@ -5,7 +5,6 @@ import operator
 import secrets
 
 import numpy as np
-import scipy.sparse as sp
 from numba import njit, prange
 
 FLOATS = (np.float64, np.float32)
@@ -131,9 +130,9 @@ def check_array(x, name, *, ndim=2, dtype=FLOATS, sparse=False, finite=True, min
     ...
     ValueError: X contains NaN or infinity
     """
-    from ._array import is_cupy_sparse, on_gpu, to_engine
+    from ._array import is_sparse as _sparse, on_gpu, to_engine
 
-    is_sparse = sp.issparse(x) or is_cupy_sparse(x)
+    is_sparse = _sparse(x)
     if is_sparse and not sparse:
         raise TypeError(f"{name} must be a dense array; sparse input is not supported here")
     if not is_sparse and isinstance(x, (list, tuple)):

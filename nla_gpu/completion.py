@@ -148,8 +148,9 @@ def _sketch_preconditioners(indptr, indices, data, F, rows, ridge, key, s):
         # here on the smallest eigenvalue.
         scale = cupy.diagonal(G, axis1=1, axis2=2).max(axis=1)
         ok = cupy.linalg.eigvalsh(G)[:, 0] > 1e3 * numpy.finfo(G.dtype).eps * scale
-        inv = cupy.linalg.inv(cupy.where(ok[:, None, None], G, cupy.eye(k, dtype=G.dtype)))
-        out[done:done + nb] = cupy.where(ok[:, None, None], inv, cupy.nan)  # nan: identity
+        # refused rows get the identity (no preconditioning): inv(I) = I
+        out[done:done + nb] = cupy.linalg.inv(
+            cupy.where(ok[:, None, None], G, cupy.eye(k, dtype=G.dtype)))
         done += nb
     return out
 

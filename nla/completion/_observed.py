@@ -9,9 +9,8 @@ Accepted inputs (all on the CPU or all on the GPU):
 """
 
 import numpy as np
-import scipy.sparse as sp
 
-from .._array import engine_of, is_cupy_sparse, namespaces, to_engine
+from .._array import engine_of, is_cupy_sparse, is_sparse, namespaces, to_engine
 from .._validation import check_choice, check_int
 
 DUPLICATES = ("raise", "mean")
@@ -79,7 +78,7 @@ def parse_observed(X, shape=None, duplicates="raise"):
         engine = engine_of(rows, cols, vals)
         rows, cols, vals = (to_engine(_as_array(a), engine) for a in (rows, cols, vals))
         shape = _check_shape(shape)
-    elif sp.issparse(X) or is_cupy_sparse(X):
+    elif is_sparse(X):
         engine = "gpu" if is_cupy_sparse(X) else "cpu"
         coo = X.tocoo()  # keeps explicit zeros and duplicates as stored
         rows, cols, vals = coo.row, coo.col, coo.data

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from .._array import Origin, engine_of, is_cupy_sparse, kernels, to_host
+from .._array import Origin, engine_of, is_sparse, kernels, to_host
 from .._estimator import BaseEstimator, check_is_fitted
 from .._validation import check_array, check_finite, check_int, check_scalar, check_seed
 
@@ -195,7 +195,7 @@ class SparseRandomProjection(BaseEstimator):
         """
         check_is_fitted(self, "components_")
         origin = Origin(X)
-        X = check_array(X, "X", sparse=True, finite=_is_sparse(X))
+        X = check_array(X, "X", sparse=True, finite=is_sparse(X))
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input")
@@ -216,7 +216,7 @@ class SparseRandomProjection(BaseEstimator):
     def fit_transform(self, X, y=None):
         """``fit(X).transform(X)``, validating ``X`` once."""
         origin = Origin(X)
-        X = check_array(X, "X", sparse=True, finite=_is_sparse(X))
+        X = check_array(X, "X", sparse=True, finite=is_sparse(X))
         self._fit(X)
         return origin.restore(self._transform(X))
 
@@ -239,7 +239,3 @@ class SparseRandomProjection(BaseEstimator):
         check_is_fitted(self, "components_")
         return np.asarray([f"sparserandomprojection{i}" for i in range(self.n_components_)],
                           dtype=object)
-
-
-def _is_sparse(X):
-    return sp.issparse(X) or is_cupy_sparse(X)

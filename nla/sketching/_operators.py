@@ -15,7 +15,7 @@ All operators use the isometry scale, ``E[S.T @ S] = I_n``.
 import numpy as np
 import scipy.sparse as sp
 
-from .._array import Origin, engine_of, is_cupy_sparse, kernels
+from .._array import Origin, engine_of, is_sparse, kernels
 from .._random import STREAM_GAUSS, STREAM_INDEX, STREAM_SIGN, stream_key
 from .._validation import check_array, check_choice, check_int, check_seed
 from ._hashing import (STREAM_PERMUTE, STREAM_SAMPLE, permutation_keys, permute_index,
@@ -99,7 +99,7 @@ class SketchOperator:
         K = kernels("sketching", engine_of(X))
         if ndim == 1:
             X = X.reshape(-1, 1)
-        if sp.issparse(X) or is_cupy_sparse(X):
+        if is_sparse(X):
             out = self._apply_sparse(K, X, row0)
         else:
             out = self._apply_dense(K, K.xp.ascontiguousarray(X), row0)
