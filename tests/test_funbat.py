@@ -234,9 +234,11 @@ def test_k2_synthetic_recovery(rng, seed, params):
 
 
 def test_k3_synthetic_recovery_without_collapse(rng, seed):
-    # Noise sd 0.05, signal sd about 0.8; 24 seeds gave test RMSE 0.020-0.029.
+    # Noise sd 0.05, signal sd about 0.8. One start ended at a poor local optimum (test RMSE
+    # 0.26-0.42, training RMSE above 0.2) on 3 of 100 instances, the others at 0.020-0.029;
+    # three starts fixed all three, the kept start's training RMSE being 0.04.
     Xtr, ytr, Xte, fte = k3_tucker(rng, n_train=2000)
-    model = nla.FunBaT(rank=2, n_epochs=30, random_state=seed).fit(Xtr, ytr)
+    model = nla.FunBaT(rank=2, n_epochs=30, n_init=3, random_state=seed).fit(Xtr, ytr)
     assert rmse(model.predict(Xte), fte) < 0.05
     assert np.abs(model.latent_functions(0, Xtr[:, 0])[0]).mean() > 1e-3
 
@@ -351,6 +353,18 @@ def test_collapse_is_restarted_then_reported(rng, seed, monkeypatch):
     assert len(runs) == 1
 
 
+def test_n_init_keeps_the_start_with_the_lowest_training_error(rng, seed):
+    Xtr, ytr, Xte, _ = k3_tucker(rng, n_train=150, n_test=20)
+    common = dict(rank=2, n_epochs=6, warmup_epochs=2)
+    starts = [nla.FunBaT(random_state=seed + i, **common).fit(Xtr, ytr) for i in range(3)]
+    best = starts[int(np.argmin([m.history_["train_rmse"][-1] for m in starts]))]
+    model = nla.FunBaT(n_init=3, random_state=seed, **common).fit(Xtr, ytr)
+    np.testing.assert_array_equal(model.history_["train_rmse"], best.history_["train_rmse"])
+    np.testing.assert_array_equal(model.predict(Xte), best.predict(Xte))
+    np.testing.assert_array_equal(model.core_, best.core_)
+    assert model.n_epochs_ == best.n_epochs_
+
+
 def test_torch_in_torch_out(rng, seed):
     torch = pytest.importorskip("torch")
     Xtr, ytr, Xte, _ = k3_tucker(rng, n_train=100, n_test=5)
@@ -386,7 +400,7 @@ def test_bad_input(rng):
         nla.FunBaT(rank=(1, 2), cp=True).fit(X, y)
     for name, value in [("kernel", "rbf"), ("lengthscale", 0.0), ("variance", -1.0),
                         ("damping", 1.0), ("n_epochs", 0), ("standardize", "yes"),
-                        ("update_order", "random"), ("tau_prior", (1.0,))]:
+                        ("update_order", "random"), ("tau_prior", (1.0,)), ("n_init", 0)]:
         with pytest.raises(ValueError, match=name):
             nla.FunBaT(**{name: value}).fit(X, y)
     with pytest.raises(nla._estimator.NotFittedError):
