@@ -258,7 +258,7 @@ class FunBaT(BaseEstimator):
             tau_init = 100.0 / max(float(np.mean(ys ** 2)), 1e-300)
         seed = check_seed(self.random_state)
         self._engine, self._prob = engine, prob
-        # Starts that collapse to zero do not count towards n_init; N_RESTARTS more may replace them.
+        # Starts that collapse to zero do not count towards n_init; N_RESTARTS more may stand in.
         kept, fits = None, 0
         for attempt in range(self.n_init + N_RESTARTS):
             st = self._run(prob, (seed + attempt) % 2 ** 64, tau_init, damping)
