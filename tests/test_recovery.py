@@ -177,7 +177,7 @@ def test_quadratic_sensing(rng, seed):
     assert rel_err(est.X_, V @ V.T) < 1e-8
 
 
-def _holdout_ratio(rng, seed):
+def _holdout_ratio(rng, seed, holdout):
     """(error of the hold-out pick / best error on the trajectory, overfit ratio, fit, errors)."""
     op, y, Xs = sensing_problem(rng, seed, p=0.0, noise=0.3)
     errors = []
@@ -185,24 +185,24 @@ def _holdout_ratio(rng, seed):
     def track(info):
         errors.append(rel_err(info.U @ info.V.T, Xs))
 
-    est = SubGMRecovery(10, decay=0.99, holdout=0.2, n_iter_no_change=None, max_iter=300,
+    est = SubGMRecovery(10, decay=0.99, holdout=holdout, n_iter_no_change=None, max_iter=300,
                         random_state=seed, callback=track).fit(op, y)
     np.testing.assert_allclose(rel_err(est.X_, Xs), errors[est.best_iter_])
     return rel_err(est.X_, Xs) / min(errors), errors[-1] / min(errors), (op, y, Xs), errors
 
 
 def test_holdout_picks_nearly_the_best_iterate(rng, seed):
-    # Dense Gaussian noise and r' = 10 > r: the trajectory passes near X*, then overfits.
-    # The pick is a statistical estimate from 300 held-out measurements, so it is judged by
-    # the share of the overfitting gap (final / best - 1) it leaves. Over 205 draws that share
-    # had median 0.10, 99th percentile 0.43 and maximum 0.53; the median of three is checked.
-    runs = [_holdout_ratio(rng, seed + k) for k in range(3)]
+    # Dense Gaussian noise and r' = 10 > r: the trajectory passes near X*, then overfits (final
+    # error 1.2-1.7x the best). The pick is a statistical estimate from the held-out
+    # measurements: with 450 of 1500 held out it was within 1.1x of the best in 171 of 180
+    # draws (median 1.03, max 1.27; with 300 held out in 85 % of draws), so the median of
+    # seven draws is checked: it exceeds 1.1 with probability about 2e-4.
+    runs = [_holdout_ratio(rng, seed + k, holdout=0.3) for k in range(7)]
     assert all(overfit > 1.15 for _, overfit, _, _ in runs)   # stopping does matter here
-    left = [(ratio - 1) / (overfit - 1) for ratio, overfit, _, _ in runs]
-    assert np.median(left) <= 0.5 and max(left) <= 0.9
+    assert np.median([ratio for ratio, _, _, _ in runs]) <= 1.1
     # With patience, the fit stops early, returning the same trajectory's best so far.
     _, _, (op, y, Xs), errors = runs[0]
-    early = SubGMRecovery(10, decay=0.99, holdout=0.2, n_iter_no_change=50, max_iter=300,
+    early = SubGMRecovery(10, decay=0.99, holdout=0.3, n_iter_no_change=50, max_iter=300,
                           random_state=seed).fit(op, y)
     assert early.stop_reason_ == "holdout" and early.n_iter_ == early.best_iter_ + 50
     np.testing.assert_allclose(rel_err(early.X_, Xs), errors[early.best_iter_], rtol=1e-12)

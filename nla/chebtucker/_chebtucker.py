@@ -559,12 +559,7 @@ class ChebTucker:
         """
         if isinstance(other, numbers.Real):
             other = self._constant(other)
-        if not isinstance(other, ChebTucker):
-            raise TypeError(f"other must be a ChebTucker or a real number, got "
-                            f"{type(other).__name__}")
-        self._check_partner(other)
-        tol = max(self.tol, other.tol) if tol is None else check_scalar(
-            tol, "tol", low=0.0, high=1.0, low_open=True, high_open=True)
+        tol = self._partner_tol(other, tol)
         xp = self._K.xp
         factors = []
         for Va, Vb in zip(self.factors, other.factors):
@@ -607,12 +602,20 @@ class ChebTucker:
             return NotImplemented
         return (-self).add(other)
 
-    def _check_partner(self, other):
+    def _partner_tol(self, other, tol):
+        """Check the other operand of a binary operation; return the recompression tol
+        (default: the larger of the operands' tolerances)."""
+        if not isinstance(other, ChebTucker):
+            raise TypeError(f"other must be a ChebTucker or a real number, got "
+                            f"{type(other).__name__}")
         if other.ndim != self.ndim or not np.array_equal(other.domain, self.domain):
             raise ValueError("other lives on a different domain; inconsistent domains "
                              f"{self.domain.tolist()} and {other.domain.tolist()}")
         if engine_of(self.core) != engine_of(other.core):
             raise ValueError("other lives on a different engine (CPU vs GPU)")
+        if tol is None:
+            return max(self.tol, other.tol)
+        return check_scalar(tol, "tol", low=0.0, high=1.0, low_open=True, high_open=True)
 
     def multiply(self, other, tol=None):
         """Pointwise product ``self * other`` recompressed to relative tolerance ``tol``.
@@ -625,12 +628,7 @@ class ChebTucker:
         """
         if isinstance(other, numbers.Real):
             return self * other
-        if not isinstance(other, ChebTucker):
-            raise TypeError(f"other must be a ChebTucker or a real number, got "
-                            f"{type(other).__name__}")
-        self._check_partner(other)
-        tol = max(self.tol, other.tol) if tol is None else check_scalar(
-            tol, "tol", low=0.0, high=1.0, low_open=True, high_open=True)
+        tol = self._partner_tol(other, tol)
         size = math.prod(a * b for a, b in zip(self.ranks, other.ranks))
         if size > 2**26:
             raise ValueError(f"the product core would have {size} entries; compress the "

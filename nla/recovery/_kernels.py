@@ -54,28 +54,34 @@ def _reduce_rows(acc, out):
         out[j] = s
 
 
+@njit(inline="always", cache=True)
+def _measure_row(a, i, x, y, mode, res, g):
+    # Measurement i (row a of the flattened A_i): its residual into res[i] and its weight
+    # times a added to the accumulator g. Inlined, so it takes the caller's fastmath flags.
+    if mode == MODE_ADJOINT:
+        w = y[i]
+    else:
+        s = 0.0
+        for j in range(a.shape[0]):
+            s += a[j] * x[j]
+        r = s - y[i]
+        res[i] = r
+        w = _weight(r, mode)
+    if w != 0.0:
+        for j in range(a.shape[0]):
+            g[j] += w * a[j]
+
+
 @njit(parallel=True, cache=True, fastmath=_FAST)
 def _dense_pass(A, x, y, mode, res, acc):
-    m, D = A.shape
+    m = A.shape[0]
     n_chunks = acc.shape[0]
     for c in prange(n_chunks):
         lo, hi = _chunk(c, n_chunks, m)
         g = acc[c]
         g[:] = 0.0
         for i in range(lo, hi):
-            a = A[i]
-            if mode == MODE_ADJOINT:
-                w = y[i]
-            else:
-                s = 0.0
-                for j in range(D):
-                    s += a[j] * x[j]
-                r = s - y[i]
-                res[i] = r
-                w = _weight(r, mode)
-            if w != 0.0:
-                for j in range(D):
-                    g[j] += w * a[j]
+            _measure_row(A[i], i, x, y, mode, res, g)
 
 
 def _n_chunks(m):
@@ -116,18 +122,7 @@ def _gaussian_pass(key, ids, D, x, y, mode, res, acc, buf):
             # Regenerate A_i once into a thread-local buffer, then use it twice.
             for j in range(D):
                 a[j] = gaussian_jit(key, row, np.uint64(j))
-            if mode == MODE_ADJOINT:
-                w = y[i]
-            else:
-                s = 0.0
-                for j in range(D):
-                    s += a[j] * x[j]
-                r = s - y[i]
-                res[i] = r
-                w = _weight(r, mode)
-            if w != 0.0:
-                for j in range(D):
-                    g[j] += w * a[j]
+            _measure_row(a, i, x, y, mode, res, g)
 
 
 def gaussian_pass(key, ids, D, x, y, mode, res):
