@@ -7,6 +7,7 @@ an area, and Numba, are loaded only when one of its names is touched.
 
 import importlib
 
+from ._estimator import ConvergenceWarning
 from ._result import Result
 from ._tour import AREAS as _AREAS
 from ._version import __version__
@@ -32,10 +33,10 @@ def __getattr__(name):
 
 
 def __dir__():
-    names = {"Result", "__version__"}
+    names = {"ConvergenceWarning", "Result", "__version__"}
     for module in _area_modules():
         names.update(getattr(module, "__all__", ()))
     return sorted(names)
 
 
-__all__ = ["Result", "__version__"]
+__all__ = ["ConvergenceWarning", "Result", "__version__"]

@@ -70,5 +70,9 @@ def check_is_fitted(estimator, attribute):
                              "call 'fit' first")
 
 
+class ConvergenceWarning(UserWarning):
+    """An iterative fit stopped at its iteration limit before meeting its tolerance."""
+
+
 class NotFittedError(ValueError, AttributeError):
     """Raised when an unfitted estimator is used (a ValueError, as in scikit-learn)."""

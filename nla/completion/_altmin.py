@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from .._array import Origin, kernels, namespaces, to_engine, to_host
-from .._estimator import BaseEstimator, check_is_fitted
+from .._estimator import BaseEstimator, ConvergenceWarning, check_is_fitted
 from .._progress import progress
 from .._random import gaussian_xp, hash_xp, stream_key
 from .._result import Result
@@ -67,7 +67,8 @@ class AltMinCompleter(BaseEstimator):
         Maximum number of outer iterations (one ``V`` and one ``U`` half-step each).
     tol : float
         Stop when the relative change ``||X_t - X_{t-1}||_F / ||X_t||_F`` of the estimate
-        ``X_t = U_t V_t^T`` falls below ``tol``.
+        ``X_t = U_t V_t^T`` falls below ``tol``. A fit that reaches ``max_iter`` first warns
+        (``nla.ConvergenceWarning``), except with ``tol=0`` (a fixed number of sweeps).
     reg : float
         Ridge added to each row's normal equations, relative to their typical eigenvalue:
         ``reg * |Omega_i| / N`` for a row with ``|Omega_i|`` observations and an orthonormal
@@ -290,6 +291,14 @@ class AltMinCompleter(BaseEstimator):
                 break
             if stop:
                 break
+        else:
+            if params["tol"] > 0:
+                warnings.warn(
+                    f"AltMin reached max_iter={T} before the relative change fell below "
+                    f"tol={params['tol']:g} (last change {change:.2g}, training RMSE "
+                    f"{rmse:.3g}); raise max_iter, or, if the change stays large, the sample "
+                    "may be too small or too coherent for this rank", ConvergenceWarning,
+                    stacklevel=3)
         return U, V_hat, history, it, converged
 
     # ------------------------------------------------------------- results
