@@ -172,8 +172,9 @@ def test_quadratic_sensing(rng, seed):
     out = rng.random(m) < 0.2
     y[out] += rng.normal(0, 10 * np.abs(y).max(), out.sum())
     # The sign matrix of PSD quadratic measurements carries an identity bias that shrinks the
-    # calibrated step, so the growth phase needs the slower decay (see RankOneMeasurements).
-    est = SubGMRecovery(r, decay=0.99, random_state=seed).fit(op, y)
+    # calibrated step, so the growth phase needs a slow decay (see RankOneMeasurements):
+    # 0.99 froze 9 of 300 of these instances near error 0.5; 0.995 none of 400.
+    est = SubGMRecovery(r, decay=0.995, max_iter=6000, random_state=seed).fit(op, y)
     assert rel_err(est.X_, V @ V.T) < 1e-8
 
 

@@ -262,7 +262,9 @@ class RankOneMeasurements(Measurements):
 
     Quadratic sensing (``b = a``) of a PSD matrix gives mostly positive ``y``, and the sign
     matrix ``sum_i sign(y_i) a_i a_i^T`` then carries a multiple of the identity; the
-    calibrated step of :class:`SubGMRecovery` comes out small, so use ``decay=0.99`` there.
+    calibrated step of :class:`SubGMRecovery` comes out small, so use a slow decay there:
+    with d = 20, rank 2, m = 400 and 20 % outliers, ``decay=0.99`` froze 9 of 300 fits near
+    relative error 0.5, ``decay=0.995`` (``max_iter=6000``) none of 400.
     This measurement model is outside the Gaussian-sensing theory of Ma & Fattahi.
 
     Examples
