@@ -265,9 +265,9 @@ class FunBaT(BaseEstimator):
             if self._collapsed(prob, st):
                 continue
             fits += 1
-            run = (st, self.history_, self.n_epochs_)
-            if kept is None or self.history_["train_rmse"][-1] < kept[1]["train_rmse"][-1]:
-                kept = run
+            final_rmse = self.history_["train_rmse"][-1]
+            if kept is None or final_rmse < kept[0]:
+                kept = (final_rmse, st, self.history_, self.n_epochs_)
             if fits == self.n_init:
                 break
         if kept is None:
@@ -275,7 +275,7 @@ class FunBaT(BaseEstimator):
                           "warm-up (warmup_epochs), a larger tau_init or smaller ranks",
                           RuntimeWarning, stacklevel=2)
         else:
-            st, self.history_, self.n_epochs_ = kept
+            _, st, self.history_, self.n_epochs_ = kept
         self._state = st
         self._set_attributes(prob, st, ranks, N)
         return self
