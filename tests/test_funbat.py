@@ -312,12 +312,13 @@ def test_estimator_api(rng, seed):
 
 def test_zscore_offsets_the_target(rng, seed):
     Xtr, ytr, Xte, fte = k3_tucker(rng, n_train=400, n_test=50)
-    # Centering adds a constant to the target, so use one rank more than the truth's 2.
-    model = nla.FunBaT(rank=3, n_epochs=60, standardize="zscore",
-                       random_state=seed).fit(Xtr, ytr + 10.0)
+    # Centering adds a constant to the target, so use one rank more than the truth's 2. One
+    # start ended at a poor optimum (0.53 of the spread) in about 2 % of runs; three starts.
+    common = dict(rank=3, n_epochs=60, standardize="zscore", n_init=3, random_state=seed)
+    model = nla.FunBaT(**common).fit(Xtr, ytr + 10.0)
     pred = model.predict(Xte) - 10.0
     # z-scoring removes the offset before the fit: the same fit as on ytr, up to rounding
-    plain = nla.FunBaT(rank=3, n_epochs=60, standardize="zscore", random_state=seed)
+    plain = nla.FunBaT(**common)
     np.testing.assert_allclose(pred, plain.fit(Xtr, ytr).predict(Xte), rtol=0, atol=1e-9)
     # and it learns: 0.04-0.24 of the signal's spread over 20 draws (a constant predicts 1)
     assert rmse(pred, fte) < 0.5 * np.std(fte)
@@ -347,7 +348,9 @@ def test_collapse_is_restarted_then_reported(rng, seed, monkeypatch):
     with pytest.warns(RuntimeWarning, match="collapsed"):
         nla.FunBaT(rank=1, n_epochs=2, random_state=seed, verbose=True).fit(Xtr, ytr)
     assert len(runs) == 1 + _funbat.N_RESTARTS
-    monkeypatch.setattr(_funbat, "COLLAPSE_LEVEL", 1e-6)
+    # No fit counts as collapsed (max |mean| < 0 never holds). A level of 1e-6 was not enough:
+    # some rank-1 starts are still near zero (1e-9 of the data) after these two epochs.
+    monkeypatch.setattr(_funbat, "COLLAPSE_LEVEL", 0.0)
     runs.clear()
     nla.FunBaT(rank=1, n_epochs=2, random_state=seed).fit(Xtr, ytr)
     assert len(runs) == 1
