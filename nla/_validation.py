@@ -45,6 +45,13 @@ def check_scalar(value, name, *, low=None, high=None, low_open=False, high_open=
     return value
 
 
+def check_bool(value, name):
+    """``value`` as a Python bool; only ``True``/``False`` (and NumPy bools) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_choice(value, name, options):
     """``value`` if it is one of ``options``."""
     if not isinstance(value, str) or value not in options:
