@@ -5,7 +5,10 @@ Accepted inputs (all on the CPU or all on the GPU):
 * a tuple ``(rows, cols, vals)`` of COO triplets, with ``shape`` given separately;
 * a sparse matrix (scipy.sparse or cupyx.scipy.sparse): every *stored* entry is an
   observation, explicit zeros included;
-* a dense array (NumPy, CuPy, torch, ...) with NaN marking missing entries.
+* a dense array (NumPy, CuPy, torch, ...) with NaN marking missing entries;
+* an integer array of shape ``(q, 2)`` of ``(row, col)`` pairs with the values passed as
+  ``y`` (the scikit-learn layout: one sample per observation, so cross-validation splitters
+  and ``GridSearchCV`` work on it); ``shape`` defaults to one past the largest ids.
 """
 
 import numpy as np
@@ -36,6 +39,15 @@ class Observations:
         indptr = (self.row_view if axis == 0 else self.col_view)[0]
         return indptr[1:] - indptr[:-1]
 
+    def shifted(self, offset):
+        """The same observations with ``offset`` added to every value (no re-sorting)."""
+        new = object.__new__(Observations)
+        new.__dict__.update(self.__dict__)
+        new.vals = self.vals + offset
+        new.row_view = self.row_view[:2] + (self.row_view[2] + offset,)
+        new.col_view = self.col_view[:2] + (self.col_view[2] + offset,)
+        return new
+
     def subset(self, mask):
         """The observations selected by a boolean ``mask`` (for sample splitting)."""
         return Observations(self.rows[mask], self.cols[mask], self.vals[mask], self.shape,
@@ -60,7 +72,7 @@ def _csr(rows, cols, vals, m, n, xp):
     return indptr, xp.ascontiguousarray(cols[order]), xp.ascontiguousarray(vals[order])
 
 
-def parse_observed(X, shape=None, duplicates="raise"):
+def parse_observed(X, shape=None, duplicates="raise", y=None):
     """``(rows, cols, vals, shape, engine)`` from any accepted input, checked.
 
     Raises ``TypeError`` for non-integer indices or non-real values and ``ValueError`` for
@@ -69,7 +81,26 @@ def parse_observed(X, shape=None, duplicates="raise"):
     averages repeated pairs instead. The inputs are never modified.
     """
     check_choice(duplicates, "duplicates", DUPLICATES)
-    if isinstance(X, tuple):
+    values, ids = "vals", ("rows", "cols")  # names in messages
+    if y is not None:
+        engine = engine_of(X, y)
+        X, y = (to_engine(_as_array(a), engine) for a in (X, y))
+        if X.ndim != 2 or X.shape[1] != 2:
+            raise ValueError("X must be an array of (row, col) pairs of shape (q, 2) when y "
+                             f"holds the values, got shape {tuple(X.shape)}")
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must be 1-D with one value per row of X ({X.shape[0]}), got "
+                             f"shape {tuple(y.shape)}")
+        if X.shape[0] == 0:
+            raise ValueError("X has no observed entries")
+        rows, cols, vals, values, ids = X[:, 0], X[:, 1], y, "y", ("X[:, 0]", "X[:, 1]")
+        # missing sizes default to one past the largest id
+        shape = (None, None) if shape is None else shape
+        if len(shape) == 2 and X.dtype.kind in "iu":
+            shape = tuple(int(ids.max()) + 1 if size is None else size
+                          for size, ids in zip(shape, (rows, cols)))
+        shape = _check_shape(shape)
+    elif isinstance(X, tuple):
         if len(X) != 3:
             raise ValueError(f"X as a tuple must be (rows, cols, vals), got {len(X)} items")
         if shape is None:
@@ -80,6 +111,7 @@ def parse_observed(X, shape=None, duplicates="raise"):
         shape = _check_shape(shape)
     elif is_sparse(X):
         engine = "gpu" if is_cupy_sparse(X) else "cpu"
+        values = "X"
         coo = X.tocoo()  # keeps explicit zeros and duplicates as stored
         rows, cols, vals = coo.row, coo.col, coo.data
         shape = _check_shape(X.shape if shape is None else shape)
@@ -88,9 +120,12 @@ def parse_observed(X, shape=None, duplicates="raise"):
     else:
         engine = engine_of(X)
         X = to_engine(_as_array(X), engine)
+        values = "X"
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D with NaN for missing entries, got shape {X.shape}")
-        _check_real(X, "X")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X is empty (shape {tuple(X.shape)})")
+        X = _check_real(X, "X")
         if X.dtype.kind != "f":
             X = X.astype(np.float64)
         shape = _check_shape(X.shape if shape is None else shape)
@@ -100,9 +135,9 @@ def parse_observed(X, shape=None, duplicates="raise"):
         rows, cols = xp.nonzero(~xp.isnan(X))
         vals = X[rows, cols]
     xp, _ = namespaces(engine)
-    rows = _check_index(rows, "rows", shape[0], xp)
-    cols = _check_index(cols, "cols", shape[1], xp)
-    vals = _check_values(vals, xp)
+    rows = _check_index(rows, ids[0], shape[0], xp)
+    cols = _check_index(cols, ids[1], shape[1], xp)
+    vals = _check_values(vals, xp, values)
     if not rows.shape == cols.shape == vals.shape or rows.ndim != 1:
         raise ValueError(f"rows, cols and vals must be 1-D of one length, got shapes "
                          f"{rows.shape}, {cols.shape}, {vals.shape}")
@@ -128,8 +163,14 @@ def _check_shape(shape):
 
 
 def _check_real(a, name):
+    if a.dtype.kind == "O":  # numeric objects (Python floats, Fractions, ...) are accepted
+        try:
+            return a.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must hold real numbers, got objects that are not") from None
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return a
 
 
 def _check_index(idx, name, size, xp):
@@ -142,13 +183,13 @@ def _check_index(idx, name, size, xp):
     return idx
 
 
-def _check_values(vals, xp):
-    _check_real(vals, "vals")
+def _check_values(vals, xp, name="vals"):
+    vals = _check_real(vals, name)
     if vals.dtype.kind != "f" or vals.dtype not in (np.float32, np.float64):
         vals = vals.astype(xp.float64)
     bad = int(xp.count_nonzero(~xp.isfinite(vals)))
     if bad:
-        raise ValueError(f"vals (the observed values) contain {bad} NaN or infinite entries")
+        raise ValueError(f"{name} (the observed values) contain {bad} NaN or infinite entries")
     return vals
 
 
