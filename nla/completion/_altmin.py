@@ -148,8 +148,10 @@ class AltMinCompleter(BaseEstimator):
     history_ : dict of lists
         Per iteration: ``train_rmse`` (root mean squared error on the observations),
         ``rel_change``, ``cg_iters_mean`` (mean CG steps per row and half-step, 0 for
-        ``'cholesky'``), ``seconds`` (wall time of the sweep), and with
-        ``validation_fraction`` the ``val_rmse`` of the held-out part (after clipping).
+        ``'cholesky'``), ``seconds`` (wall time of the sweep); with ``biases=True`` the
+        ``objective`` (ALS-WR objective per observation, data scaled to unit spread; it never
+        increases with ``solver='cholesky'``), and with ``validation_fraction`` the
+        ``val_rmse`` of the held-out part (after clipping).
     n_empty_rows_, n_empty_cols_ : int
         Rows/columns without observations (their factor rows are zero).
 
@@ -358,6 +360,8 @@ class AltMinCompleter(BaseEstimator):
         else:
             model = _Orthonormal(obs, parts, params, seed, K, xp, sketch_key)
         history = {"train_rmse": [], "rel_change": [], "cg_iters_mean": [], "seconds": []}
+        if params["biases"]:
+            history["objective"] = []
         if valid is not None:
             history["val_rmse"] = []
             best = (np.inf, None, 0)                    # (val_rmse, snapshot, iteration)
@@ -383,6 +387,8 @@ class AltMinCompleter(BaseEstimator):
             prev = (A, B)
             entry = dict(train_rmse=float(rmse), rel_change=change,
                          cg_iters_mean=steps / (obs.shape[0] + obs.shape[1]))
+            if params["biases"]:
+                entry["objective"] = model.objective
             stop = False
             if valid is not None:
                 pred = _biased.predict(K, getattr(model, "mu", 0.0), A, B, valid.rows,
@@ -487,7 +493,8 @@ class AltMinCompleter(BaseEstimator):
         rows, cols, vals, _, _ = parse_observed(X, shape, y=y)
         pred = to_engine(to_host(self.predict(rows, cols)), self._engine)
         xp, _ = namespaces(self._engine)
-        return -float(xp.sqrt(xp.mean((pred - vals) ** 2)))
+        err = (pred - vals) / pred.dtype.type(self._scale)   # no over/underflow in the square
+        return -float(xp.sqrt(xp.mean(err * err))) * self._scale
 
     def to_dense(self):
         """The completed matrix (refused above ``MAX_DENSE`` entries).

@@ -80,11 +80,19 @@ class BiasedALS:
         return self.U[:, :self.k] * root, self.V[:, :self.k] * root
 
     def train_rmse(self):
-        """RMSE on the training observations; records the mean residual for ``mu``."""
-        obs = self.obs
+        """RMSE on the training observations.
+
+        Also records the mean residual (the next ``mu``) and ``objective``, the ALS-WR
+        objective divided by ``|Omega|`` (in the scaled units of the fit).
+        """
+        obs, xp = self.obs, self.xp
         resid = obs.vals - predict(self.K, self.mu, *self.augmented(), obs.rows, obs.cols)
-        self.resid_mean = float(self.xp.mean(resid))
-        return float(self.xp.sqrt(self.xp.mean(resid * resid)))
+        self.resid_mean = float(xp.mean(resid))
+        mse = float(xp.mean(resid * resid))
+        penalty = sum(float(xp.sum(obs.counts(axis) * xp.sum(F * F, axis=1)))
+                      for axis, F in ((0, self.U), (1, self.V)))
+        self.objective = mse + self.params["reg"] * penalty / obs.nnz
+        return float(np.sqrt(mse))
 
     def snapshot(self):
         return self.mu, self.U.copy(), self.V.copy(), self.resid_mean

@@ -1,0 +1,82 @@
+"""MovieLens 100K folds and the tuning recipe used by the tour, the asv suite and the tests.
+
+The data are never shipped with nla (their license forbids redistribution): they are read
+from a folder holding the official ``uK.base`` / ``uK.test`` files (tab separated
+``user item rating timestamp``, 1-based ids) and ``u.info``.
+"""
+
+import os
+
+import numpy as np
+
+from ._altmin import AltMinCompleter
+
+#: Where the project's checkout keeps its shared data (``<repo>/../shared/data/ml-100k``).
+DEFAULT_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
+                           "ml-100k")
+#: The recipe: rank and reg searched on a validation part of the training fold.
+RANKS, REGS = (5, 10, 20), (0.07, 0.1, 0.13, 0.16, 0.2)
+#: Star ratings: predictions are clipped to this range.
+STARS = (1.0, 5.0)
+
+
+def available(root=DEFAULT_DIR, fold=2):
+    """Whether ``root`` holds fold ``fold`` (``u{fold}.base`` and ``u{fold}.test``)."""
+    return all(os.path.isfile(os.path.join(root, f"u{fold}.{part}"))
+               for part in ("base", "test"))
+
+
+def shape_of(root=DEFAULT_DIR):
+    """``(users, items)`` from ``u.info`` (943 x 1682 for MovieLens 100K)."""
+    counts = {}
+    with open(os.path.join(root, "u.info")) as f:
+        for line in f:
+            value, name = line.split()
+            counts[name] = int(value)
+    return counts["users"], counts["items"]
+
+
+def load_fold(fold, root=DEFAULT_DIR):
+    """``(train, test)`` of fold ``fold`` as ``((rows, cols, vals), shape)`` pairs, 0-based."""
+    shape = shape_of(root)
+    out = []
+    for part in ("base", "test"):
+        a = np.loadtxt(os.path.join(root, f"u{fold}.{part}"), dtype=np.int64, usecols=(0, 1, 2))
+        out.append(((a[:, 0] - 1, a[:, 1] - 1, a[:, 2].astype(np.float64)), shape))
+    return tuple(out)
+
+
+def tuned_fit(train, ranks=RANKS, regs=REGS, *, fraction=0.1, max_iter=25, patience=5,
+              solver="cholesky", random_state=0):
+    """Choose ``rank``, ``reg`` and the number of sweeps on a validation part of ``train``,
+    then refit on all of ``train`` with them.
+
+    Every ``(rank, reg)`` is fitted with ``biases=True``, ``value_range=(1, 5)`` and early
+    stopping on a hash-selected ``fraction`` of the training observations; the pair with the
+    lowest validation RMSE wins, with the number of sweeps its early stopping kept.
+
+    Returns
+    -------
+    est : AltMinCompleter
+        The final fit on all of ``train``.
+    table : list of (val_rmse, rank, reg, sweeps)
+        The search, best first.
+    """
+    (rows, cols, vals), shape = train
+    table = []
+    for rank in ranks:
+        for reg in regs:
+            est = AltMinCompleter(rank, biases=True, reg=reg, solver=solver,
+                                  value_range=STARS, validation_fraction=fraction,
+                                  n_iter_no_change=patience, max_iter=max_iter, tol=0,
+                                  random_state=random_state).fit((rows, cols, vals), shape=shape)
+            table.append((min(est.history_["val_rmse"]), rank, reg, est.best_iteration_))
+    table.sort()
+    final = final_estimator(*table[0][1:], solver=solver, random_state=random_state)
+    return final.fit((rows, cols, vals), shape=shape), table
+
+
+def final_estimator(rank, reg, sweeps, *, solver="cholesky", random_state=0):
+    """The final fit's estimator for a tuned ``(rank, reg, sweeps)`` (not fitted)."""
+    return AltMinCompleter(rank, biases=True, reg=reg, solver=solver, value_range=STARS,
+                           max_iter=sweeps, tol=0, random_state=random_state)
