@@ -7,10 +7,15 @@ an area, and Numba, are loaded only when one of its names is touched.
 
 import importlib
 
+from ._compile import configure_cache as _configure_cache
 from ._estimator import ConvergenceWarning
 from ._result import Result
 from ._tour import AREAS as _AREAS
 from ._version import __version__
+
+# Before any kernel is decorated (none of the imports above loads Numba): a writable Numba
+# cache for read-only installs.
+_configure_cache()
 
 
 def _area_modules():
