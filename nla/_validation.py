@@ -2,6 +2,7 @@
 
 import numbers
 import operator
+import os
 import secrets
 
 import numpy as np
@@ -50,6 +51,55 @@ def check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def check_callable(value, name):
+    """``value`` if it is ``None`` or callable, so a bad callback fails before any work."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable or None, got {value!r}")
+    return value
+
+
+def check_dtype(dtype, name="dtype", options=FLOATS):
+    """``dtype`` as a NumPy dtype, one of ``options`` (float64 / float32 by default)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    allowed = [np.dtype(d) for d in options]
+    if resolved is None or resolved not in allowed or isinstance(dtype, (bool, np.bool_)):
+        raise TypeError(f"{name} must be one of {[d.name for d in allowed]}, got {dtype!r}")
+    return resolved
+
+
+def _memory_limit():
+    # Physical memory where the platform reports it, else 2**46 bytes (64 TiB).
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 2**46
+
+
+def check_memory(n_entries, name, *, itemsize=8):
+    """Refuse, before allocating, a request of ``n_entries`` values of ``itemsize`` bytes that
+    cannot fit in this machine's memory; the ``ValueError`` names the size parameter ``name``.
+    """
+    need = int(n_entries) * int(itemsize)
+    limit = _memory_limit()
+    if need > limit:
+        raise ValueError(f"{name} is too large: it needs about {need / 2**30:.3g} GiB of memory "
+                         f"and this machine has {limit / 2**30:.3g} GiB")
+    return need
+
+
+def unit_scale(largest):
+    """A power of two near ``largest`` (1 for 0 or non-finite): dividing data by it is exact
+    and brings magnitudes near 1e+-300 to O(1), so squares and norms neither overflow nor
+    underflow. Drivers scale internally by it and undo the scaling on the results."""
+    largest = abs(float(largest))
+    if largest == 0 or not np.isfinite(largest):
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(largest)[1]) - 1))
 
 
 def check_choice(value, name, options):
@@ -103,6 +153,18 @@ def check_finite(x, name):
         raise ValueError(f"{name} contains NaN or infinity")
 
 
+def from_object(x, name, *, complex_ok=False):
+    """An object array of numbers as float64 (complex128 if ``complex_ok`` and needed); the one
+    rule for object input, so every validator accepts and refuses the same arrays."""
+    for dtype in (np.float64, np.complex128) if complex_ok else (np.float64,):
+        try:
+            return x.astype(dtype)
+        except (TypeError, ValueError) as exc:
+            error = exc
+    raise TypeError(f"{name} must hold {'numbers' if complex_ok else 'real numbers'} "
+                    f"({error})") from None
+
+
 def check_array(x, name, *, ndim=2, dtype=FLOATS, sparse=False, finite=True, min_size=1):
     """``x`` checked for use, on its own engine.
 
@@ -146,10 +208,7 @@ def check_array(x, name, *, ndim=2, dtype=FLOATS, sparse=False, finite=True, min
         x = np.asarray(x)
     x = to_engine(x, "gpu" if on_gpu(x) else "cpu")
     if x.dtype == object:  # numbers stored as objects are accepted, like scikit-learn does
-        try:
-            x = x.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must hold real numbers ({exc})") from None
+        x = from_object(x, name)
     if x.dtype.kind in "USV":
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
     if x.dtype.kind == "c":  # a ValueError, as scikit-learn raises

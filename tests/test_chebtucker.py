@@ -681,3 +681,23 @@ def test_gpu_twin_drives_the_whole_fit(rng, gpu_twin, monkeypatch):
     assert twin.degrees == cpu.degrees and twin.ranks == cpu.ranks
     P = _uniform(rng, box, 1000)
     np.testing.assert_allclose(twin(P), cpu(P), atol=1e-12)
+
+
+@pytest.mark.parametrize("c", [1e-300, 1e-200, 1e200, 1e300])
+def test_fit_is_scale_invariant(c):
+    # f and c * f have the same ranks and degrees and c times the values: the fit works on
+    # f / unit internally, so squared norms of values near 1e+-200 neither under- nor overflow.
+    f = lambda x, y: np.cos(x + y) * np.exp(-x * y)
+    base = ChebTucker.fit(f, [[-1, 1]] * 2)
+    ft = ChebTucker.fit(lambda x, y: c * f(x, y), [[-1, 1]] * 2)
+    assert ft.ranks == base.ranks and ft.degrees == base.degrees
+    x = np.random.default_rng(1).uniform(-1, 1, (20, 2))
+    np.testing.assert_allclose(ft(x) / c, base(x), rtol=1e-12)
+    sv = base.info.singular_values[0]   # c * f(x) is rounded: the tail differs at eps * sv[0]
+    np.testing.assert_allclose(ft.info.singular_values[0] / c, sv, rtol=1e-12,
+                               atol=1e-14 * sv[0])
+
+
+def test_constructor_factors_must_be_a_sequence():
+    with pytest.raises(TypeError, match="factors must be a sequence"):
+        ChebTucker(np.ones((2, 2)), None, [[-1, 1]] * 2)

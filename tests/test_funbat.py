@@ -1,6 +1,7 @@
 """Tests of nla.FunBaT: state-space prior, exact smoothing, synthetic recovery, invariances."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -233,6 +234,20 @@ def test_k2_synthetic_recovery(rng, seed, params):
     assert model.history_["train_rmse"][-1] < model.history_["train_rmse"][0]
 
 
+@pytest.mark.parametrize("standardize", ["scale", "zscore"])
+def test_fit_is_scale_invariant_in_y(rng, seed, standardize):
+    # With a standardised target the model is homogeneous in y: y * c must give the
+    # predictions * c, including c near 1e+-300 where the squares over/underflow.
+    Xtr, ytr, Xte, _ = k2_synthetic(rng)
+    kw = dict(rank=1, cp=True, n_epochs=15, random_state=seed, standardize=standardize)
+    base = nla.FunBaT(**kw).fit(Xtr, ytr).predict(Xte)
+    for c in (2.0**-1000, 1e-200, 1e154, 2.0**1000):
+        with warnings.catch_warnings():   # noise_precision_ leaves the float range
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pred = nla.FunBaT(**kw).fit(Xtr, c * ytr).predict(Xte)
+        np.testing.assert_allclose(pred / c, base, rtol=1e-9, atol=1e-12 * np.abs(base).max())
+
+
 def test_k3_synthetic_recovery_without_collapse(rng, seed):
     # Noise sd 0.05, signal sd about 0.8. One start ended at a poor local optimum (test RMSE
     # 0.26-0.42, training RMSE above 0.2) on 3 of 100 instances, the others at 0.020-0.029;
@@ -405,6 +420,11 @@ def test_bad_input(rng):
                         ("damping", 1.0), ("n_epochs", 0), ("standardize", "yes"),
                         ("update_order", "random"), ("tau_prior", (1.0,)), ("n_init", 0)]:
         with pytest.raises(ValueError, match=name):
+            nla.FunBaT(**{name: value}).fit(X, y)
+    for name, value, error in [("lengthscale", 1e300, ValueError), ("variance", 1e-300, ValueError),
+                               ("cp", "yes", TypeError), ("verbose", 1, TypeError),
+                               ("callback", 3, TypeError), ("random_state", "abc", TypeError)]:
+        with pytest.raises(error, match=name):
             nla.FunBaT(**{name: value}).fit(X, y)
     with pytest.raises(nla._estimator.NotFittedError):
         nla.FunBaT().predict(X)

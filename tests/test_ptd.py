@@ -194,6 +194,17 @@ def test_ptd_bad_input(rng):
         nla.ptd(np.full((3, 3), np.nan))
     with pytest.raises(ValueError, match="weights"):
         nla.ptd(A, weights=np.ones((4, 4)))
+    # Parameters of the other method are checked too, never silently ignored.
+    rand = dict(method="random", eps=0.1)
+    for name, value, error, other in [("eps", "x", TypeError, {}), ("eps", 2.0, ValueError, {}),
+                                      ("weights", "x", ValueError, rand),
+                                      ("callback", 3, TypeError, rand),
+                                      ("keep_stable", "yes", TypeError, rand),
+                                      ("random_state", "abc", TypeError, rand)]:
+        with pytest.raises(error, match=name):
+            nla.ptd(A, max_iter=2, **other, **{name: value})
+    with pytest.raises(ValueError, match="N is too large"):
+        nla.hippo(10**9)
 
 
 def test_ptd_does_not_modify_input(rng):
@@ -246,6 +257,27 @@ def test_transfer_function_pole_gives_inf_with_warning(rng):
     with pytest.warns(RuntimeWarning, match="poles"):
         G = nla.transfer_function(lam, np.ones(2), np.ones(2), np.array([-3.0, 1j]))
     assert np.isinf(G[0]) and np.isfinite(G[1])
+
+
+def test_dense_transfer_function_pole_gives_inf_with_warning():
+    # HiPPO-LegS is triangular with eigenvalues -1, -2, ...: s = -1 hits one exactly.
+    h = nla.hippo(8)
+    with pytest.warns(RuntimeWarning, match="poles"):
+        G = nla.transfer_function(h.A, h.B, np.eye(8)[0], np.array([-1.0 + 0j, 1j]))
+    assert np.isinf(G[0])
+    np.testing.assert_allclose(G[1], 1 / (1j + 1), rtol=1e-12)
+
+
+def test_object_arrays_of_numbers_are_accepted_like_elsewhere(rng):
+    lam = np.array([-1.0 + 2j, -3.0])
+    b, c, s = rng.standard_normal(2), rng.standard_normal(2), 1j * rng.standard_normal(3)
+    G = nla.transfer_function(lam, b, c, s)
+    np.testing.assert_array_equal(
+        nla.transfer_function(lam.astype(object), b.astype(object), c, s.astype(object)), G)
+    d = nla.discretize(lam, b, 0.1)
+    np.testing.assert_array_equal(nla.discretize(lam.astype(object), b, 0.1).B, d.B)
+    with pytest.raises(TypeError, match="eigenvalues must hold numbers"):
+        nla.discretize(np.array(["a", -1.0], dtype=object), b, 0.1)
 
 
 def test_ptd_system_tracks_exact_transfer_function_s4d_does_not(seed):
@@ -339,6 +371,21 @@ def test_discretize_bad_input():
         nla.discretize(np.array([-1.0]), np.ones(1), 0.1, method="euler")
     with pytest.raises(ValueError, match="B must have 1 rows"):
         nla.discretize(np.array([-1.0]), np.ones(2), 0.1)
+    for dt in (True, np.array([True])):
+        with pytest.raises(TypeError, match="dt"):
+            nla.discretize(np.array([-1.0]), np.ones(1), dt)
+
+
+def test_discretize_overflow_and_bilinear_pole_raise():
+    # exp(1000) overflows float64: a named FloatingPointError rather than inf and a NumPy
+    # warning; dt * lambda = 2 is the pole of the bilinear map.
+    with pytest.raises(FloatingPointError, match="dt"):
+        nla.discretize(np.array([1000.0, -1.0]), np.ones(2), 1.0)
+    with pytest.raises(ValueError, match="bilinear"):
+        nla.discretize(np.array([2.0, -1.0]), np.ones(2), 1.0, method="bilinear")
+    # Just inside the range both stay finite and exact.
+    d = nla.discretize(np.array([700.0]), np.ones(1), 1.0)
+    np.testing.assert_allclose(d.eigenvalues, np.exp(700.0), rtol=1e-14)
 
 
 # ---------------------------------------------------------------- pseudospectra

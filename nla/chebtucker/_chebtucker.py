@@ -23,7 +23,7 @@ import numpy as np
 
 from .._array import Origin, engine_of, kernels, to_engine, to_host
 from .._result import Result
-from .._validation import check_array, check_choice, check_int, check_scalar
+from .._validation import check_array, check_choice, check_int, check_scalar, unit_scale
 from ._chebyshev import (cheb_points, coefficient_decay, derivative, from_unit,
                          integral_weights, to_unit, unweigh, weigh, weigh_tensor)
 from ._tucker import (chop_degrees, full_tensor, hooi, mode_product, recompress, rhosvd,
@@ -129,6 +129,9 @@ class ChebTucker:
     def __init__(self, core, factors, domain, *, tol=1e-12, info=None):
         self.domain = _check_domain(domain)
         d = self.domain.shape[0]
+        if isinstance(factors, (str, bytes)) or not hasattr(factors, "__len__"):
+            raise TypeError(f"factors must be a sequence of {d} matrices (one per dimension), "
+                            f"got {type(factors).__name__}")
         engine = engine_of(core, *factors)
         self._K = kernels("chebtucker", engine)
         xp = self._K.xp
@@ -226,6 +229,10 @@ class ChebTucker:
             start = time.perf_counter()
             values = _sample(f, dom, points, xp)
             n_evals += values.size
+            # Work on f / unit (exact: a power of two) so that squared norms of values near
+            # 1e+-200 neither underflow nor overflow; the core is scaled back below.
+            unit = unit_scale(xp.abs(values).max())
+            values = values / unit
             times["sample"] += time.perf_counter() - start
             start = time.perf_counter()
             C = K.values_to_coeffs(values)
@@ -271,11 +278,12 @@ class ChebTucker:
         if hooi_iters:
             core, factors, sweeps = hooi(xp, Cw, factors, iters=hooi_iters)
         factors = [unweigh(U) for U in factors]
+        core = core * unit
         times["tucker"] = time.perf_counter() - start
         norm = float(xp.linalg.norm(Cw.ravel()))
-        info = dict(degree_history=history, coefficient_decay=decay,
+        info = dict(degree_history=history, coefficient_decay=[c * unit for c in decay],
                     relative_tails=[t / max(scale, 1e-300) for t in tails], resolved=resolved,
-                    singular_values=svals,
+                    singular_values=[sv * unit for sv in svals],
                     tucker_error_bound=bound / max(norm, 1e-300), hooi_sweeps=sweeps,
                     n_evaluations=n_evals, times=times)
         out = cls(core, factors, dom, tol=rank_tol or tol, info=info)

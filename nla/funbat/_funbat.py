@@ -8,7 +8,8 @@ import numpy as np
 from .._array import Origin, engine_of, kernels, to_host
 from .._estimator import BaseEstimator, check_is_fitted
 from .._progress import progress
-from .._validation import check_array, check_choice, check_int, check_scalar, check_seed
+from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
+                           check_scalar, check_seed, unit_scale)
 from . import _model
 from ._statespace import KERNEL_CODES, interpolate
 
@@ -42,7 +43,7 @@ class FunBaT(BaseEstimator):
         GP kernel of each mode.
     lengthscale, variance : float or sequence of float
         Kernel lengthscale and variance per mode, in scaled coordinates (see
-        ``coord_scaling``) and standardised target units.
+        ``coord_scaling``) and standardised target units; each in ``[1e-100, 1e100]``.
     n_epochs : int
         Number of sweeps over all modes.
     damping : float or (float, float, float)
@@ -97,7 +98,8 @@ class FunBaT(BaseEstimator):
     core_cov_ : ndarray (R, R) or None
         Posterior covariance of vec(core), C order (``None`` for CP).
     noise_precision_ : float
-        Posterior mean of the noise precision, in original target units.
+        Posterior mean of the noise precision, in original target units (``inf`` or 0, with a
+        ``RuntimeWarning``, where that is outside the float64 range: targets beyond 1e+-154).
     unique_coords_ : list of ndarray
         Sorted unique training coordinates of every mode (original units).
     history_ : dict
@@ -162,15 +164,20 @@ class FunBaT(BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, K):
+        check_bool(self.cp, "cp")
+        check_bool(self.verbose, "verbose")
+        check_callable(self.callback, "callback")
         ranks = _per_mode(self.rank, K, "rank", lambda v, n: check_int(v, n, low=1))
         if self.cp and len(set(ranks)) != 1:
             raise ValueError(f"rank: FunBaT-CP (cp=True) needs equal ranks, got {ranks}")
         kinds = _per_mode(self.kernel, K, "kernel",
                           lambda v, n: check_choice(v, n, set(KERNEL_CODES)), allow_str=True)
+        # Beyond [1e-100, 1e100] the state-space recursions under/overflow (and a lengthscale
+        # that far from the unit coordinate range means a constant or white-noise GP anyway).
         ells = _per_mode(self.lengthscale, K, "lengthscale",
-                         lambda v, n: check_scalar(v, n, low=0, low_open=True))
+                         lambda v, n: check_scalar(v, n, low=1e-100, high=1e100))
         variances = _per_mode(self.variance, K, "variance",
-                              lambda v, n: check_scalar(v, n, low=0, low_open=True))
+                              lambda v, n: check_scalar(v, n, low=1e-100, high=1e100))
         damping = self.damping
         if isinstance(damping, numbers.Real):
             damping = (damping,) * 3
@@ -238,6 +245,7 @@ class FunBaT(BaseEstimator):
         kern = kernels("funbat", engine)
         N, K = X.shape
         ranks, kinds, ells, variances, damping, a0, b0 = self._check_params(K)
+        seed = check_seed(self.random_state)
         Xh = np.asarray(to_host(X), dtype=np.float64)
         yh = np.asarray(to_host(yv), dtype=np.float64)
         if self.coord_scaling == "minmax":
@@ -246,8 +254,14 @@ class FunBaT(BaseEstimator):
             self._span = np.where(span > 0, span, 1.0)
         else:
             self._offset, self._span = np.zeros(K), np.ones(K)
-        self._y_mean = float(yh.mean()) if self.standardize == "zscore" else 0.0
-        scale = float(np.sqrt(np.mean((yh - self._y_mean) ** 2))) if self.standardize else 1.0
+        # Mean and RMS of y / unit (unit a power of two): exact scaling, so targets near 1e+-200
+        # standardise like any others instead of over/underflowing in the squares.
+        unit = unit_scale(np.abs(yh).max())
+        self._y_mean = unit * float((yh / unit).mean()) if self.standardize == "zscore" else 0.0
+        dev = (yh - self._y_mean) / unit
+        unit2 = unit_scale(np.abs(dev).max())
+        scale = unit * unit2 * float(np.sqrt(np.mean((dev / unit2) ** 2))) \
+            if self.standardize else 1.0
         self._y_scale = scale if scale > 0 else 1.0
         ys = (yh - self._y_mean) / self._y_scale
         prob = _model.build_problem(self._scale(Xh), ys, ranks, kinds, ells, variances,
@@ -256,7 +270,6 @@ class FunBaT(BaseEstimator):
         tau_init = self.tau_init
         if tau_init is None:
             tau_init = 100.0 / max(float(np.mean(ys ** 2)), 1e-300)
-        seed = check_seed(self.random_state)
         self._engine, self._prob = engine, prob
         # Starts that collapse to zero do not count towards n_init; N_RESTARTS more may stand in.
         kept, fits = None, 0
@@ -297,11 +310,13 @@ class FunBaT(BaseEstimator):
                                              kern)
             rmse = float(kern.xp.sqrt(kern.xp.mean((mean - prob.y) ** 2))) * self._y_scale
             if not np.isfinite(rmse) or not np.isfinite(st.tau):
-                raise FloatingPointError(
-                    f"FunBaT diverged at epoch {epoch}; increase damping or decrease lengthscale")
+                hint = "" if self.standardize else (" or standardize y (standardize='scale'; "
+                                                    "y is fitted as given)")
+                raise FloatingPointError(f"FunBaT diverged at epoch {epoch}; increase damping, "
+                                         f"change lengthscale/variance{hint}")
             history = self.history_
             history["train_rmse"].append(rmse)
-            history["noise_precision"].append(st.tau / self._y_scale ** 2)
+            history["noise_precision"].append(self._precision(st.tau))
             self.n_epochs_ = epoch + 1
             if self.callback is not None and self.callback(self, epoch):
                 break
@@ -309,6 +324,11 @@ class FunBaT(BaseEstimator):
                 break
         self.history_ = {k: np.asarray(v) for k, v in self.history_.items()}
         return st
+
+    def _precision(self, tau):
+        # tau / scale**2 as a float64 quotient: inf or 0 (not an exception) out of range.
+        with np.errstate(over="ignore", under="ignore"):
+            return float(np.float64(tau) / self._y_scale / self._y_scale)
 
     def _collapsed(self, prob, st):
         mean, _ = _model.predict_moments(prob, st, prob.inv, st.m_all, st.M2_all, False,
@@ -322,7 +342,12 @@ class FunBaT(BaseEstimator):
         self.n_features_in_ = K
         self.ranks_ = tuple(ranks)
         self.unique_coords_ = [c * s + o for c, s, o in zip(prob.coords, self._span, self._offset)]
-        self.noise_precision_ = st.tau / self._y_scale ** 2
+        self.noise_precision_ = self._precision(st.tau)
+        if not 0 < self.noise_precision_ < np.inf:
+            warnings.warn(f"FunBaT: noise_precision_ in the units of y is outside the float64 "
+                          f"range (it is {st.tau:.3g} / {self._y_scale:.3g}**2) and is reported "
+                          f"as {self.noise_precision_}; predictions are unaffected",
+                          RuntimeWarning, stacklevel=3)
         if prob.cp:
             core = np.zeros(ranks)
             for j in range(ranks[0]):

@@ -9,7 +9,7 @@ is a multiple of the identity plus a skew-symmetric matrix and therefore normal.
 import numpy as np
 
 from .._result import Result
-from .._validation import check_choice, check_int
+from .._validation import check_choice, check_int, check_memory
 
 #: Accepted ``kind`` names and the canonical one they stand for.
 KINDS = {"legs": "legs", "legt": "legt", "fout": "fout", "fourier": "fout", "foud": "foud",
@@ -62,6 +62,7 @@ _BUILDERS = {"legs": _legs, "legt": _legt, "fout": _fout, "foud": _foud}
 
 def _checked(N, kind):
     N = check_int(N, "N", low=1)
+    check_memory(4 * N * N, "N")   # A, S, P and a temporary, each N x N float64
     kind = KINDS[check_choice(kind, "kind", KINDS)]
     if kind in ("fout", "foud") and N % 2:
         raise ValueError(f"N must be even for kind={kind!r} (states come in cosine/sine pairs), "

@@ -121,7 +121,10 @@ def _schur_solve(T, Bh, Ch, s, out):
     for m in prange(s.shape[0]):
         z = s[m]
         x = np.empty(N, dtype=np.complex128)
-        for p in range(P):
+        pole = False
+        for j in range(N):                          # s at an eigenvalue: G is inf there
+            pole = pole or z == T[j, j]
+        for p in range(P if not pole else 0):
             for i in range(N):
                 x[i] = Bh[i, p]
             for j in range(N - 1, -1, -1):          # (z I - T) x = b, column-oriented
@@ -135,6 +138,8 @@ def _schur_solve(T, Bh, Ch, s, out):
                 for i in range(N):
                     acc += Ch[q, i] * x[i]
                 out[m, q, p] = acc
+        if pole:
+            out[m] = complex(np.inf, 0.0)
 
 
 def schur_tf(T, Bh, Ch, s):

@@ -18,7 +18,8 @@ from .._array import Origin, engine_of, kernels, to_engine, to_host
 from .._random import gaussian_xp, stream_key, uniform_xp
 from .._result import Result
 from .._threads import one_blas_thread
-from .._validation import check_array, check_choice, check_int, check_scalar, check_seed
+from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
+                           check_scalar, check_seed)
 
 #: RNG streams of this area (see nla._random): the optimiser's start and the random baseline.
 STREAM_PTD_INIT = 16
@@ -242,22 +243,24 @@ def _ptd(A, gamma, method, eps, weights, max_iter, init_scale, tol, keep_stable,
     init_scale = check_scalar(init_scale, "init_scale", low=0.0, low_open=True)
     tol = check_scalar(tol, "tol", low=0.0, low_open=True)
     backward_tol = check_scalar(backward_tol, "backward_tol", low=0.0, low_open=True)
+    keep_stable = check_bool(keep_stable, "keep_stable")
+    callback = check_callable(callback, "callback")
     seed = check_seed(random_state)
+    # Every parameter is checked whichever method uses it: garbage is never silently ignored.
+    if eps is not None:
+        eps = check_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
+    wts = _weights(weights, A)
     normA = np.linalg.norm(A, 2)
     if normA == 0:
         raise ValueError("A must not be the zero matrix")
     if method == "random":
         if eps is None:
             raise ValueError("eps is required for method='random' (relative size of E)")
-        eps = check_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
         E = _random(A, eps, seed)
         run = Result(n_iter=0, converged=True, message="random perturbation",
                      objective=np.empty(0))
     else:
-        if callback is not None and not callable(callback):
-            raise TypeError("callback must be callable")
-        E, run = _optimize(A, gamma, _weights(weights, A), seed, init_scale, max_iter, tol,
-                           callback)
+        E, run = _optimize(A, gamma, wts, seed, init_scale, max_iter, tol, callback)
 
     K = kernels("ssm", engine)
     lam, V = (to_host(x) for x in K.eig(to_engine(A + E, engine)))

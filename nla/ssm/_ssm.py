@@ -13,7 +13,7 @@ import numpy as np
 
 from .._array import Origin, engine_of, kernels, on_gpu, to_engine
 from .._result import Result
-from .._validation import check_choice, check_finite
+from .._validation import check_choice, check_finite, from_object
 
 _NUMBER_KINDS = "biufc"
 
@@ -27,7 +27,9 @@ def check_numbers(x, name, ndims, engine):
     elif engine_of(x) != engine:
         raise ValueError(f"{name} lives on a different device from the other inputs")
     x = to_engine(x, engine)
-    if x.dtype == object or x.dtype.kind not in _NUMBER_KINDS:
+    if x.dtype == object:   # the shared rule for numbers stored as objects
+        x = from_object(x, name, complex_ok=True)
+    if x.dtype.kind not in _NUMBER_KINDS:
         raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
     if x.ndim not in ndims:
         raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in ndims)}, "
@@ -74,8 +76,8 @@ def transfer_function(A, B, C, s, D=None):
     Returns
     -------
     G : complex128 array of shape ``s.shape + C.shape[:-1] + B.shape[1:]``
-        In the framework of ``s``. A frequency that hits an eigenvalue of a diagonal system
-        gives ``inf`` (with a ``RuntimeWarning``).
+        In the framework of ``s``. A frequency that hits an eigenvalue (a pole) gives ``inf``
+        (with a ``RuntimeWarning``), for diagonal and dense ``A`` alike.
 
     Notes
     -----
@@ -120,12 +122,12 @@ def transfer_function(A, B, C, s, D=None):
         # W[(q, p), n] = C[q, n] B[n, p]: one weight row per input/output pair.
         W = (C2[:, None, :] * B2.T[None, :, :]).reshape(-1, N)
         G = K.diagonal_tf(A, W, s, D2.reshape(-1))
-        if not bool(K.xp.isfinite(G).all()):
-            warnings.warn("some frequencies s coincide with eigenvalues (poles): G is inf there",
-                          RuntimeWarning, stacklevel=2)
-            G = K.xp.where(K.xp.isfinite(G), G, complex(np.inf, 0))
     else:
         G = K.dense_tf(A, B2, C2, s).reshape(s.shape[0], -1) + D2.reshape(1, -1)
+    if not bool(K.xp.isfinite(G).all()):
+        warnings.warn("some frequencies s coincide with eigenvalues (poles): G is inf there",
+                      RuntimeWarning, stacklevel=2)
+        G = K.xp.where(K.xp.isfinite(G), G, complex(np.inf, 0))
     return origin.restore(G.reshape(shape + tail))
 
 
@@ -167,19 +169,30 @@ def discretize(eigenvalues, B, dt, method="zoh"):
     B2 = check_numbers(B, "B", (1, 2), engine)
     if B2.shape[0] != lam.shape[0]:
         raise ValueError(f"B must have {lam.shape[0]} rows, got shape {B2.shape}")
+    if isinstance(dt, (bool, np.bool_)) or getattr(dt, "dtype", None) == np.bool_:
+        raise TypeError(f"dt must be a positive real number or array, got {dt!r}")
     dt_ = check_numbers(dt, "dt", tuple(range(0, 8)), engine)
     if bool((dt_.imag != 0).any()) or not bool((dt_.real > 0).all()):
         raise ValueError("dt must be real and positive")
     dt_ = dt_.real
     z = dt_ * lam
-    if method == "zoh":
-        lam_bar = xp.exp(z)
-        factor = dt_ * _phi1(xp, z)
-    else:
-        den = 1.0 - z / 2
-        lam_bar = (1.0 + z / 2) / den
-        factor = dt_ / den
-    B_bar = factor * B2 if B2.ndim == 1 else factor[..., None] * B2
+    with np.errstate(all="ignore"):   # a non-finite result is reported below, by name
+        if method == "zoh":
+            lam_bar = xp.exp(z)
+            factor = dt_ * _phi1(xp, z)
+        else:
+            den = 1.0 - z / 2
+            if not bool((den != 0).all()):
+                raise ValueError("dt * eigenvalue = 2 for some eigenvalue: the bilinear map has "
+                                 "a pole there; use method='zoh' or another dt")
+            lam_bar = (1.0 + z / 2) / den
+            factor = dt_ / den
+        B_bar = factor * B2 if B2.ndim == 1 else factor[..., None] * B2
+    if not (bool(xp.isfinite(lam_bar).all()) and bool(xp.isfinite(B_bar).all())):
+        raise FloatingPointError(
+            f"the discretized system overflows (largest Re(dt * eigenvalue) = "
+            f"{float(z.real.max()):.3g}; exp overflows above ~709): the system is strongly "
+            f"unstable at this dt; use a smaller dt")
     return Result(eigenvalues=origin.restore(lam_bar), B=origin.restore(B_bar), dt=dt,
                   method=method)
 
