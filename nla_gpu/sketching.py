@@ -186,8 +186,41 @@ def exact_lstsq(A, b):
     return x, int(rank)
 
 
+def residual_pass(A, V, B=None, T=None, block=1 << 18):
+    """``(Y.T @ (B - A @ V), ||B - A @ V||**2)``, ``Y = A`` or ``A @ T`` (see the Numba twin).
+
+    GEMMs on row blocks (sparse ``A``: SpMV/SpMM on the whole), so ``A @ T`` is never held.
+    """
+    if csp.issparse(A) or T is None:
+        r = -(A @ V) if B is None else B - A @ V
+        g = A.T @ r
+        return (g if T is None else T.T @ g), (r * r).sum(axis=0)
+    out = cupy.zeros((T.shape[1], V.shape[1]), dtype=A.dtype)
+    rss = cupy.zeros(V.shape[1], dtype=A.dtype)
+    for s in range(0, A.shape[0], block):
+        Ab = A[s:s + block]
+        r = -(Ab @ V) if B is None else B[s:s + block] - Ab @ V
+        out += (Ab @ T).T @ r
+        rss += (r * r).sum(axis=0)
+    return out, rss
+
+
 def normal_residual(A, V, B=None):
     """``A.T @ (B - A @ V)`` (``B = 0`` if None): two GEMMs."""
-    r = -(A @ V) if B is None else B - A @ V
-    return A.T @ r
+    return residual_pass(A, V, B)[0]
+
+
+def gram_pass(A, B, T=None, block=1 << 18):
+    """``(Y.T @ Y, Y.T @ B)`` for ``Y = A`` or ``A @ T``, by row blocks (see the Numba twin)."""
+    if T is None or csp.issparse(A):
+        Y = A if T is None else A @ T
+        G = Y.T @ Y
+        return (G.toarray() if hasattr(G, "toarray") else G), Y.T @ B
+    G = cupy.zeros((T.shape[1], T.shape[1]), dtype=A.dtype)
+    H = cupy.zeros((T.shape[1], B.shape[1]), dtype=A.dtype)
+    for s in range(0, A.shape[0], block):
+        Y = A[s:s + block] @ T
+        G += Y.T @ Y
+        H += Y.T @ B[s:s + block]
+    return G, H
 

@@ -50,7 +50,7 @@ def test_error_under_bound_and_rate(rng, seed):
         for m in sizes:
             e = []
             for t in range(T):
-                res = nla.lstsq(A, b, sketch=kind, sketch_size=int(m), random_state=seed + t)
+                res = nla.lstsq(A, b, method="sketch", sketch=kind, sketch_size=int(m), random_state=seed + t)
                 e.append(eps_eff(res.x, x_star, r_norm, pinv))
                 failures += e[-1] > res.eps
                 misses += np.abs(res.x - x_star).max() > res.linf_bound
@@ -173,7 +173,7 @@ def test_zero_matrix_gives_zero_solution(rng, seed):
 def test_consistent_system_is_solved_exactly(rng, seed):
     A = rng.standard_normal((3000, 10))
     x0 = rng.standard_normal(10)
-    res = nla.lstsq(A, A @ x0, sketch="srht", sketch_size=100, random_state=seed)
+    res = nla.lstsq(A, A @ x0, method="sketch", sketch="srht", sketch_size=100, random_state=seed)
     np.testing.assert_allclose(res.x, x0, rtol=1e-10)
     assert res.linf_bound < 1e-10
 
@@ -198,7 +198,7 @@ def test_stderr_is_calibrated(rng):
     b = A @ rng.standard_normal(d) + rng.standard_normal(n)
     x_star = np.linalg.lstsq(A, b, rcond=None)[0]
     z = np.concatenate([(res.x - x_star) / res.stderr for res in
-                        (nla.lstsq(A, b, sketch="gaussian", sketch_size=m,
+                        (nla.lstsq(A, b, method="sketch", sketch="gaussian", sketch_size=m,
                                    random_state=int(s)) for s in rng.integers(2**62, size=120))])
     assert 0.96 < np.mean(np.abs(z) < 2.6) < 1.0
 
@@ -223,7 +223,7 @@ def test_float32_and_torch(rng, seed):
     x_ref = np.linalg.lstsq(A.astype(float), b.astype(float), rcond=None)[0]
     np.testing.assert_allclose(res.x, x_ref, rtol=1e-4, atol=1e-5)
     torch = pytest.importorskip("torch")
-    res = nla.lstsq(torch.from_numpy(A), torch.from_numpy(b), random_state=seed, eps=1.0)
+    res = nla.lstsq(torch.from_numpy(A), torch.from_numpy(b), method="sketch", random_state=seed, eps=1.0)
     assert isinstance(res.x, torch.Tensor) and res.x.dtype == torch.float32
 
 
@@ -236,9 +236,9 @@ def test_bad_input(rng):
     with pytest.raises(ValueError, match="n >= d"):
         nla.lstsq(A[:3], b[:3], method="sketch")
     with pytest.raises(ValueError, match="sketch_size"):
-        nla.lstsq(A, b, sketch_size=4)
+        nla.lstsq(A, b, method="sketch", sketch_size=4)
     with pytest.raises(ValueError, match="sketch_size"):
-        nla.lstsq(A, b, sketch_size=501)
+        nla.lstsq(A, b, method="sketch", sketch_size=501)
     for method in ("sketch", "precondition", "exact"):
         bad = A.copy()
         bad[7, 2] = np.nan

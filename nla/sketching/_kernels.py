@@ -8,12 +8,15 @@ sketch of the whole matrix. Dense sketches are applied blockwise: no kernel ever
 """
 
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from numba import get_num_threads, njit, prange
 
 from .._random import below_jit, gaussian_block_jit, gaussian_jit, hash_jit, sign_jit
+from .._threads import one_blas_thread
 from ._hashing import permute_index, permute_params
 
 xp = np
@@ -24,6 +27,8 @@ _L1_BYTES = 32768
 _L2_BYTES = 1 << 20
 #: Bytes of the padded work array of the Hadamard sketches; wider X is done in column chunks.
 _WORK_BYTES = 1 << 29
+#: Bytes of the per-chunk partial sums of the row-parallel reductions.
+_PARTIALS_BYTES = 1 << 26
 
 _permute_jit = njit(inline="always", cache=True)(permute_index)
 
@@ -299,11 +304,46 @@ def _sparse_sign(X, row0, bucket_key, sign_key, m, nnz, scale, n_col_chunks, out
                 out[i, c] += s * X[j, c]
 
 
+@njit(parallel=True, cache=True)
+def _sparse_sign_rows(X, row0, bucket_key, sign_key, m, nnz, scale, partial):
+    # Row chunks: chunk c adds its rows' nnz signed copies into its own partial[c], so A is
+    # read once (the column-task kernel above reads it nnz times). The chunk count is fixed by
+    # the sizes, never by the thread count, so the ordered sum of the partials is the same
+    # number on any number of threads.
+    n, k = X.shape
+    nc = partial.shape[0]
+    for c in prange(nc):
+        out = partial[c]
+        for j in range(c * n // nc, (c + 1) * n // nc):
+            g = _U64(row0 + j)
+            x = X[j]
+            for t in range(nnz):
+                lo = t * m // nnz
+                size = (t + 1) * m // nnz - lo
+                i = lo + np.int64(below_jit(hash_jit(bucket_key, g, _U64(t)), size))
+                s = scale * sign_jit(hash_jit(sign_key, g, _U64(t)))
+                dst = out[i]
+                for cc in range(k):
+                    dst[cc] += s * x[cc]
+
+
+def _row_chunks(n, partial_bytes, rows_per_chunk=8192, most=32):
+    # Chunks of a row-parallel reduction: a function of the sizes only (see above), bounded
+    # by the memory of the per-chunk partial results.
+    return max(1, min(most, n // rows_per_chunk, _PARTIALS_BYTES // max(partial_bytes, 1)))
+
+
 def sparse_sign_apply(bucket_key, sign_key, m, nnz, X, row0, scale):
     """Sparse sign sketch (``nnz`` entries of +-scale per column) times ``X``, from ``row0``."""
-    out = np.zeros((m, X.shape[1]), dtype=X.dtype)
+    n, k = X.shape
+    nc = _row_chunks(n, m * k * X.itemsize)
+    if nc >= 4:  # tall X: one read of X into per-chunk partial sketches
+        partial = np.zeros((nc, m, k), dtype=X.dtype)
+        _sparse_sign_rows(X, row0, _U64(bucket_key), _U64(sign_key), m, nnz, scale, partial)
+        return partial.sum(axis=0)
+    out = np.zeros((m, k), dtype=X.dtype)
     threads = get_num_threads()
-    chunks = max(1, min(X.shape[1], -(-threads // nnz)))
+    chunks = max(1, min(k, -(-threads // nnz)))
     _sparse_sign(X, row0, _U64(bucket_key), _U64(sign_key), m, nnz, scale, chunks, out)
     return out
 
@@ -329,10 +369,11 @@ def exact_lstsq(A, b):
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
-def _normal_residual_rows(A, VT, B, has_b, partial):
-    # partial[t] += sum over the rows a of chunk t of (b - a . v) a, row by row: the row is
-    # still in L1 for the second product, so A is read from memory exactly once. The
-    # reassociation only lets the dot products vectorise.
+def _residual_rows(A, VT, B, has_b, partial, rss):
+    # partial[t] += sum over the rows a of chunk t of (b - a . v) a, and rss[t] += (b - a . v)**2,
+    # row by row: the row is still in L1 for the second product, so A is read from memory
+    # exactly once. The chunks are fixed by the sizes (see _row_chunks); the reassociation only
+    # lets the dot products vectorise.
     n, d = A.shape
     q = VT.shape[0]
     nt = partial.shape[0]
@@ -346,33 +387,105 @@ def _normal_residual_rows(A, VT, B, has_b, partial):
                 for j in range(d):
                     s += a[j] * v[j]
                 r = (B[i, c] if has_b else 0.0) - s
+                rss[t, c] += r * r
                 w = acc[c]
                 for j in range(d):
                     w[j] += a[j] * r
 
 
-def normal_residual(A, V, B=None, block=2048):
-    """``A.T @ (B - A @ V)`` (``B = 0`` if None) in one pass over ``A``.
+def residual_pass(A, V, B=None, T=None, block=4096):
+    """``(Y.T @ (B - A @ V), ||B - A @ V||**2 per column)`` in one pass over ``A``.
 
-    The iteration that calls this is memory-bound for tall ``A``: C-contiguous ``A`` goes
-    through a row-by-row Numba kernel (each row used for both products while in cache); other
-    layouts through BLAS on row blocks that stay in cache between the two products.
+    ``Y = A`` or, with ``T``, ``Y = A @ T`` formed block by block (the gradient in the
+    preconditioned coordinates, whose rounding does not grow with cond(A)). ``B = 0`` if None. The passes that call this are memory-bound for tall ``A``: C-contiguous
+    ``A`` goes through a row-by-row Numba kernel (each row used for both products while in
+    cache); other layouts through BLAS on row blocks that stay in cache between the two
+    products; sparse ``A`` through two sparse products.
     """
     dtype = np.result_type(A.dtype, V.dtype)
+    if sp.issparse(A):
+        r = -(A @ V) if B is None else B - A @ V
+        g = np.asarray(A.T @ r)
+        return (g if T is None else T.T @ g), (r * r).sum(axis=0)
+    if T is not None:
+        return _residual_blocks(A, V, B, T, block)
     if A.flags.c_contiguous and A.dtype == dtype:
-        nt = max(1, min(get_num_threads(), A.shape[0] // 1024))
+        nt = _row_chunks(A.shape[0], V.shape[1] * A.shape[1] * A.itemsize, 4096, 64)
         partial = np.zeros((nt, V.shape[1], A.shape[1]), dtype=dtype)
+        rss = np.zeros((nt, V.shape[1]), dtype=dtype)
         VT = np.ascontiguousarray(V.T, dtype=dtype)
         Bc = np.zeros((1, 1), dtype=dtype) if B is None else B.astype(dtype, copy=False)
-        _normal_residual_rows(A, VT, Bc, B is not None, partial)
-        return partial.sum(axis=0).T
-    out = np.zeros((A.shape[1], V.shape[1]), dtype=dtype)
-    for s in range(0, A.shape[0], block):
-        Ab = A[s:s + block]
+        _residual_rows(A, VT, Bc, B is not None, partial, rss)
+        return partial.sum(axis=0).T, rss.sum(axis=0)
+    return _residual_blocks(A, V, B, None, block)
+
+
+def _blocked_sum(func, n, block):
+    """``sum(func(s, e) for row blocks [s, e))``: one-thread BLAS inside, threads across.
+
+    Multi-threaded BLAS on cache-sized blocks spin-waits badly on a shared machine (measured
+    4x slower than one thread under load), so each of a fixed set of row chunks (a function
+    of ``n`` only, so the sum is the same on any number of threads) loops over its blocks on
+    one thread with single-threaded BLAS, and the chunk sums are added in order.
+    """
+    n_chunks = max(1, min(16, -(-n // (4 * block))))
+    bounds = [(c * n // n_chunks, (c + 1) * n // n_chunks) for c in range(n_chunks)]
+
+    def chunk(bound):
+        lo, hi = bound
+        total = None
+        for s in range(lo, hi, block):
+            part = func(s, min(hi, s + block))
+            total = part if total is None else tuple(t + p for t, p in zip(total, part))
+        return total
+
+    with one_blas_thread():
+        workers = min(get_num_threads(), n_chunks)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(chunk, bounds))
+        else:
+            parts = [chunk(bound) for bound in bounds]
+    total = parts[0]
+    for part in parts[1:]:
+        total = tuple(t + p for t, p in zip(total, part))
+    return total
+
+
+def _residual_blocks(A, V, B, T, block):
+    # BLAS on row blocks that stay in cache between the products.
+    def one(s, e):
+        Ab = A[s:e]
         r = Ab @ V
         if B is None:
             np.negative(r, out=r)
         else:
-            np.subtract(B[s:s + block], r, out=r)
-        out += Ab.T @ r
-    return out
+            np.subtract(B[s:e], r, out=r)
+        return (Ab if T is None else Ab @ T).T @ r, (r * r).sum(axis=0)
+
+    return _blocked_sum(one, A.shape[0], block)
+
+
+def normal_residual(A, V, B=None):
+    """``A.T @ (B - A @ V)`` (``B = 0`` if None) in one pass over ``A`` (see residual_pass)."""
+    return residual_pass(A, V, B)[0]
+
+
+def gram_pass(A, B, T=None, block=4096):
+    """``(Y.T @ Y, Y.T @ B)`` for ``Y = A`` or ``Y = A @ T``, never forming ``Y`` in full.
+
+    With ``T`` the inverse of a sketched R factor, ``Y`` is well conditioned and its Gram
+    matrix loses no accuracy to squaring. Row blocks of ``Y`` are formed by BLAS and used
+    while they are in cache; sparse ``A`` uses sparse products.
+    """
+    if sp.issparse(A):
+        Y = A if T is None else A @ T
+        G = Y.T @ Y
+        return (G.toarray() if hasattr(G, "toarray") else np.asarray(G)), np.asarray(Y.T @ B)
+    if T is None:  # the plain Gram: one BLAS syrk over the whole of A is fastest
+        return A.T @ A, A.T @ B
+    def one(s, e):
+        Y = A[s:e] @ T
+        return Y.T @ Y, Y.T @ B[s:e]
+
+    return _blocked_sum(one, A.shape[0], block)

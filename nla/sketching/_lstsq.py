@@ -1,7 +1,8 @@
-"""Sketched least squares: sketch-and-solve with the l_inf guarantee, sketch-and-precondition.
+"""Least squares for tall ``A``: the exact solution fast by default, sketched methods by name.
 
 The driver is written once against the engine's array namespace (``K.xp``: NumPy or CuPy);
-sketches and the one-pass normal-equation product come from the engine's kernels.
+every pass over ``A`` is a primitive of :mod:`._lstsq_passes` (a sketch, a Gram pass, a
+residual pass), run in core or chunk by chunk on Dask. Small ``d x d`` work runs on the host.
 """
 
 import math
@@ -10,14 +11,26 @@ import warnings
 import numpy as np
 from scipy.special import stdtrit
 
-from .._array import Origin, engine_of, kernels, to_host
+import scipy.linalg
+
+from .._array import Origin, engine_of, is_sparse, kernels, to_host
 from .._result import Result
 from .._threads import one_blas_thread
 from .._validation import (check_array, check_choice, check_finite, check_int, check_scalar,
                            check_seed)
+from .._dask import is_dask
+from ._lstsq_passes import InCore, OnDask
 from ._operators import KINDS, sketch as make_sketch
 
-METHODS = ("sketch", "precondition", "exact")
+METHODS = ("auto", "sketch", "precondition", "exact")
+#: Sketch rows per column of A for the R factor of the Cholesky-QR path: cond(A R^-1) is
+#: about (1 + sqrt(1/4)) / (1 - sqrt(1/4)) = 3, and the Gram matrix of A R^-1 about 9.
+CHOLQR_OVERSAMPLING = 4
+#: The normal-equation path is taken while cond(A D)**2 * eps stays below this (D the
+#: Jacobi scaling): each refinement step then gains at least a factor 1e4.
+NORMAL_LIMIT = 1e-5
+#: Refinement passes of 'auto' at most (one is the rule; more at high condition numbers).
+MAX_REFINE = 8
 #: Sketch rows per column of A for sketch-and-precondition: cond(A R^-1) is about
 #: (sqrt(g) + 1) / (sqrt(g) - 1) = 1.8 for g = 12, so each CG step gains about a factor 3.4.
 PRECONDITION_OVERSAMPLING = 12
@@ -57,30 +70,41 @@ def linf_eps(m, d, delta):
     return math.sqrt(d * t * t / (m - d + 1))
 
 
-def lstsq(A, b, *, method="sketch", sketch=None, sketch_size=None, eps=0.5, delta=0.01,
+def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=0.01,
           tol=1e-12, maxiter=100, random_state=None):
-    r"""Least squares ``min ||A x - b||_2`` for tall ``A`` by sketching.
+    r"""Least squares ``min ||A x - b||_2`` for tall ``A``, exact by default.
 
     Parameters
     ----------
-    A : array-like, shape (n, d)
-        Dense float matrix (NumPy, CuPy, torch, ...); float32 stays float32.
+    A : array-like, sparse matrix or dask array, shape (n, d)
+        Dense float matrix (NumPy, CuPy, torch, ...; float32 stays float32), a scipy.sparse
+        matrix of any format, or a dask array chunked by rows (each pass runs chunk by chunk
+        on the active dask scheduler; ``x`` and the other small results come back concrete).
     b : array-like, shape (n,) or (n, k)
-        Right-hand side(s); all columns share one sketch.
-    method : {'sketch', 'precondition', 'exact'}
+        Right-hand side(s); all columns share one sketch. A dask ``b`` goes with a dask ``A``.
+    method : {'auto', 'sketch', 'precondition', 'exact'}
+        ``'auto'`` (default): the least-squares solution to working accuracy, by the fastest
+        suitable path (``method`` in the result says which ran and ``note`` why):
+        ``'normal_refined'`` when the Jacobi-scaled Gram matrix is well conditioned (Cholesky
+        of ``A^T A`` and refinement steps on the true residual), ``'cholesky_qr'`` otherwise
+        (a sparse sign sketch gives ``R``, one fused pass accumulates the Gram matrix of
+        ``A R^-1`` and its right-hand side, Cholesky, and refinement steps), and
+        ``'precondition'`` when the sketch shows rank deficiency, the Gram matrix of
+        ``A R^-1`` is not positive definite, or ``A`` is sparse and ill conditioned.
         ``'sketch'``: sketch-and-solve, ``x' = argmin ||S A x - S b||``, with probability
         ``1 - delta`` ``||x' - x*||_inf <= eps / sqrt(d) * ||A x* - b|| * ||A^+||``.
         ``'precondition'``: sketch-and-precondition, ``S A = Q R``, then conjugate gradients on
         the normal equations of ``A R^-1`` (one fused pass over ``A`` per step), warm-started
-        at the sketch-and-solve solution; full working accuracy. ``'exact'``: LAPACK gelsd.
+        at the sketch-and-solve solution; full working accuracy. ``'exact'``: LAPACK gelsd
+        (TSQR and gelsd on ``R`` for dask input).
     sketch : str, optional
-        Sketch kind (see :func:`nla.sketch`). Default ``'srht'`` for ``'sketch'`` and
-        ``'sparse_sign'`` for ``'precondition'``, on either engine. The
+        Sketch kind (see :func:`nla.sketch`). Default ``'srht'`` for ``'sketch'`` in core,
+        ``'gaussian'`` on dask (chunk-separable), and ``'sparse_sign'`` otherwise. The
         sparse kinds are refused for ``'sketch'``: they have no l_inf guarantee.
     sketch_size : int, optional
         Rows ``m`` of the sketch, in ``[d, n]``. Default for ``'sketch'``:
         :func:`linf_sketch_size` ``(d, eps, delta)``; for ``'precondition'``:
-        ``12 d`` (capped at ``n``).
+        ``12 d``; for the Cholesky-QR path ``4 d`` (capped at ``n``).
     eps : float in (0, 1]
         Accuracy parameter of the l_inf guarantee (``'sketch'``; ignored if ``sketch_size``
         is given, the guaranteed ``eps`` of that size is reported instead).
@@ -99,20 +123,22 @@ def lstsq(A, b, *, method="sketch", sketch=None, sketch_size=None, eps=0.5, delt
     Returns
     -------
     Result
-        ``x``; ``residual_norm`` ``||A x - b||`` (per column for 2-D ``b``); ``method`` used;
-        ``sketch``, ``sketch_size``; ``rank`` (numerical rank of ``S A``, or of ``A`` for
-        ``'exact'``); ``eps`` guaranteed at ``sketch_size``; ``linf_bound``, an a-posteriori
-        estimate of the bound on ``||x - x*||_inf`` (``||A^+||`` estimated by
-        ``1 / sigma_min(S A)``); ``stderr`` (``'sketch'``: per-coordinate standard errors of
-        the sketched solve); ``n_iter`` and ``converged`` (``'precondition'``); ``note`` (why a
-        fallback happened, or '').
+        ``x``; ``residual_norm`` ``||A x - b||`` (per column for 2-D ``b``); ``method`` that
+        ran; ``sketch``, ``sketch_size``; ``rank`` (numerical rank of ``S A``, or of ``A``
+        for ``'exact'``); ``eps`` guaranteed at ``sketch_size``; ``linf_bound``, an
+        a-posteriori estimate of the bound on ``||x - x*||_inf`` (``||A^+||`` estimated by
+        ``1 / sigma_min(S A)``); ``stderr`` (``'sketch'``: per-coordinate standard errors
+        of the sketched solve); ``n_iter`` (iterations or refinement passes) and
+        ``converged``; ``note`` (why this method, or why a fallback happened).
 
     Notes
     -----
-    Problems too small to benefit (``n < 4 d``, or a default ``'sketch'`` size above
-    ``n / 2``) are solved exactly with a ``note``. Rank deficiency of ``S A`` (hence of ``A``)
-    is detected from the singular values of ``R`` and reported in ``rank`` with a
-    :class:`RankDeficientWarning`; the minimum-norm solution is returned.
+    ``b`` is scaled internally by a power of two (exact), and the paths never square the
+    magnitude of ``A``, so ``A`` and ``b`` scaled by ``1e-200`` or ``1e200`` give the same
+    solution scaled. Problems too small to benefit (``n < 4 d``, or a default ``'sketch'``
+    size above ``n / 2``) are solved exactly with a ``note``. Rank deficiency of ``S A``
+    (hence of ``A``) is detected from the singular values of ``R`` and reported in ``rank``
+    with a :class:`RankDeficientWarning`; the minimum-norm solution is returned.
 
     Examples
     --------
@@ -120,48 +146,51 @@ def lstsq(A, b, *, method="sketch", sketch=None, sketch_size=None, eps=0.5, delt
     >>> import nla
     >>> rng = np.random.default_rng(0)
     >>> A = rng.standard_normal((20000, 10)); b = A @ np.ones(10) + rng.standard_normal(20000)
-    >>> res = nla.lstsq(A, b, method="precondition", random_state=0)
     >>> x_ref = np.linalg.lstsq(A, b, rcond=None)[0]
-    >>> bool(np.allclose(res.x, x_ref, rtol=1e-10, atol=0)), res.converged
-    (True, True)
+    >>> res = nla.lstsq(A, b)
+    >>> bool(np.allclose(res.x, x_ref, rtol=1e-12, atol=0)), res.method
+    (True, 'normal_refined')
+    >>> res = nla.lstsq(A * np.logspace(0, 8, 10), b, random_state=0)
+    >>> res.method, res.converged
+    ('cholesky_qr', True)
     >>> res = nla.lstsq(A, b, method="sketch", eps=0.5, random_state=0)
     >>> res.sketch, res.sketch_size, bool(np.abs(res.x - x_ref).max() <= res.linf_bound)
     ('srht', 448, True)
     """
-    origin = Origin(A)
-    A = check_array(A, "A", finite=False)
-    b_ndim = getattr(b, "ndim", np.ndim(b))
-    if b_ndim not in (1, 2):
-        raise ValueError(f"b must be 1-D or 2-D, got {b_ndim}-D")
-    b = check_array(b, "b", ndim=b_ndim)
-    engine = engine_of(A, b)
-    n, d = A.shape
-    if b.shape[0] != n:
-        raise ValueError(f"b must have as many rows as A ({n}), got shape {tuple(b.shape)}")
     check_choice(method, "method", METHODS)
     eps = check_scalar(eps, "eps", low=0, high=1, low_open=True)
     delta = check_scalar(delta, "delta", low=0, high=1, low_open=True, high_open=True)
     tol = check_scalar(tol, "tol", low=0, high=1, low_open=True, high_open=True)
     maxiter = check_int(maxiter, "maxiter", low=1)
-    K = kernels("sketching", engine)
-    xp = K.xp
-    if b.dtype != A.dtype:
-        b = b.astype(np.promote_types(A.dtype, b.dtype))
-        A = A.astype(b.dtype)
-    B = b.reshape(n, -1)
+    if is_dask(A) or is_dask(b):
+        P, origin, b_ndim, engine = _dask_inputs(A, b)
+    else:
+        P, origin, b_ndim, engine = _in_core_inputs(A, b)
+    K = P.K
+    n, d = P.shape
+    on_dask = isinstance(P, OnDask)
 
     if sketch is None:
-        sketch = "srht" if method == "sketch" else "sparse_sign"
+        sketch = ("gaussian" if on_dask else "srht") if method == "sketch" else "sparse_sign"
     check_choice(sketch, "sketch", KINDS)
     if method == "sketch" and sketch in ("countsketch", "sparse_sign"):
         raise ValueError(f"sketch={sketch!r} has no l_inf guarantee for method='sketch' (a "
                          "residual row colliding with a heavy row of A shifts a coordinate "
                          "by the full error scale); use 'srht', 'gaussian' or 'hgp'")
-    if method != "exact" and n < d:
+    if method not in ("exact", "auto") and n < d:
         raise ValueError(f"method={method!r} needs an overdetermined A (n >= d), got shape "
                          f"{(n, d)}; use method='exact' for the minimum-norm solution")
     if sketch_size is not None:
         sketch_size = check_int(sketch_size, "sketch_size", low=d, high=n)
+
+    # b by a power of two (exact): then no pass multiplies the magnitudes of A and b, which
+    # could overflow or underflow. Every result scales back by the same factor.
+    bmax = P.b_max()
+    if not math.isfinite(bmax):
+        raise ValueError("b contains NaN or infinity")
+    scale = 2.0 ** -math.frexp(bmax)[1] if bmax > 0 else 1.0
+    if scale != 1.0:
+        P.B = P.B * scale
 
     note = ""
     if method != "exact" and n < 4 * d:
@@ -173,27 +202,242 @@ def lstsq(A, b, *, method="sketch", sketch=None, sketch_size=None, eps=0.5, delt
             note = (f"the l_inf guarantee at eps={eps} needs sketch_size={sketch_size} >= "
                     f"n/2={n / 2}: solved exactly")
             method = "exact"
-    if method == "precondition" and sketch_size is None:
-        sketch_size = min(n, PRECONDITION_OVERSAMPLING * d)
 
+    seed = check_seed(random_state)
     if method == "exact":
-        check_finite(A, "A")
-        x, rank = K.exact_lstsq(A, B)
-        out = _finish(A, B, x, xp)
-        out.update(method="exact", sketch=None, sketch_size=None, rank=rank, eps=0.0,
-                   linf_bound=xp.zeros(B.shape[1]), stderr=None, n_iter=0, converged=True,
-                   note=note)
-        if rank < d:
-            warnings.warn(f"A is rank deficient (rank {rank} < d={d}); the minimum-norm "
-                          "solution is returned", RankDeficientWarning, stacklevel=2)
-        return _restore(out, origin, b_ndim)
-
-    S = make_sketch(sketch, sketch_size, n, random_state=check_seed(random_state),
-                    dtype=A.dtype)
-    if sketch == "gaussian":  # its cost is the random numbers: draw them once for [A | B]
-        SAB = S @ xp.concatenate([A, B], axis=1)
+        out = _exact(P, note)
+    elif method == "auto":
+        out = _auto(P, seed, sketch, sketch_size, tol, maxiter, delta)
     else:
-        SAB = xp.concatenate([S @ A, S @ B], axis=1)
+        if method == "precondition" and sketch_size is None:
+            sketch_size = min(n, PRECONDITION_OVERSAMPLING * d)
+        out = _sketched(P, method, seed, sketch, sketch_size, tol, maxiter, delta, note)
+    if out.pop("rank_warning", False):
+        warnings.warn(out.pop("rank_message"), RankDeficientWarning, stacklevel=2)
+    if out.pop("maxiter_warning", False):
+        warnings.warn(f"sketch-and-precondition did not reach tol={tol} in maxiter={maxiter} "
+                      "iterations", RuntimeWarning, stacklevel=2)
+    for name in ("x", "residual_norm", "linf_bound", "stderr"):
+        if out.get(name) is not None and scale != 1.0:
+            out[name] = out[name] / scale
+    return _restore(out, origin, b_ndim, engine)
+
+
+def _in_core_inputs(A, b):
+    origin = Origin(A)
+    A = check_array(A, "A", finite=False, sparse=True)
+    b_ndim = getattr(b, "ndim", np.ndim(b))
+    if b_ndim not in (1, 2):
+        raise ValueError(f"b must be 1-D or 2-D, got {b_ndim}-D")
+    b = check_array(b, "b", ndim=b_ndim)
+    engine = engine_of(A, b)
+    n = A.shape[0]
+    if b.shape[0] != n:
+        raise ValueError(f"b must have as many rows as A ({n}), got shape {tuple(b.shape)}")
+    if b.dtype != A.dtype:
+        b = b.astype(np.promote_types(A.dtype, b.dtype))
+        A = A.astype(b.dtype)
+    return InCore(kernels("sketching", engine), A, b.reshape(n, -1)), origin, b_ndim, engine
+
+
+def _dask_inputs(A, b):
+    import dask.array as da
+
+    from .._dask import row_chunked
+
+    if not is_dask(A):
+        raise TypeError("b is a dask array but A is not; pass A as a dask array too (or "
+                        "compute b)")
+    A = row_chunked(A, "A")
+    if A.ndim != 2:
+        raise ValueError(f"A must be 2-D, got a {A.ndim}-D dask array")
+    b_ndim = getattr(b, "ndim", np.ndim(b))
+    if b_ndim not in (1, 2):
+        raise ValueError(f"b must be 1-D or 2-D, got {b_ndim}-D")
+    n = A.shape[0]
+    if b.shape[0] != n:
+        raise ValueError(f"b must have as many rows as A ({n}), got shape {tuple(b.shape)}")
+    for x, name in ((A, "A"), (b, "b")):
+        kind = np.dtype(x.dtype).kind
+        if kind == "c":
+            raise ValueError(f"{name} must be real: Complex data not supported")
+        if kind not in "biuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    dtype = np.promote_types(np.result_type(A.dtype, b.dtype), np.float32)
+    if not is_dask(b):
+        b = da.from_array(check_array(b, "b", ndim=b_ndim), chunks=A.chunks[0])
+    b = row_chunked(b, "b")
+    B = b.reshape(n, -1) if b_ndim == 1 else b
+    B = B.rechunk({0: A.chunks[0], 1: -1}).astype(dtype)
+    A = A.astype(dtype)
+    engine = "gpu" if type(A._meta).__module__.startswith("cupy") else "cpu"
+    origin = Origin(np.empty(0)) if engine == "cpu" else None
+    return OnDask(kernels("sketching", engine), A, B), origin, b_ndim, engine
+
+
+def _exact(P, note):
+    n, d = P.shape
+    K = P.K
+    if isinstance(P, OnDask):  # TSQR, then the minimum-norm solve on the small R
+        import dask.array as da
+
+        P.all_finite()
+        Q, R = da.linalg.qr(P.A)
+        R, c = da.compute(R, Q.T @ P.B)
+        x, rank = _host_lstsq(R, c)
+    else:
+        A = P.A
+        if P.sparse:
+            if n * d > 1 << 26:
+                raise ValueError(f"method='exact' densifies a sparse A; {n} x {d} is too large, "
+                                 "use method='auto' or 'precondition'")
+            A = A.toarray()
+        check_finite(A, "A")
+        x, rank = K.exact_lstsq(A, P.B)
+    x = K.xp.asarray(x)
+    rss = P.residual(x)[1]
+    out = Result(x=x, residual_norm=K.xp.sqrt(rss), method="exact", sketch=None,
+                 sketch_size=None, rank=rank, eps=0.0, linf_bound=K.xp.zeros(P.B.shape[1]),
+                 stderr=None, n_iter=0, converged=True, note=note)
+    if rank < d:
+        out.update(rank_warning=True, rank_message=f"A is rank deficient (rank {rank} < d={d}); "
+                   "the minimum-norm solution is returned")
+    return out
+
+
+def _host_lstsq(R, c):
+    R, c = to_host(R), to_host(c)
+    cut = np.finfo(R.dtype).eps * max(R.shape)
+    x, _, rank, _ = scipy.linalg.lstsq(R, c, cond=cut, lapack_driver="gelsd",
+                                       check_finite=False)
+    return x, int(rank)
+
+
+def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
+    """The exact default: normal equations with refinement, or Cholesky-QR, or fallback."""
+    n, d = P.shape
+    K = P.K
+    xp = K.xp
+    dtype = P.B.dtype
+    unit = float(np.finfo(dtype).eps)
+    tiny = float(np.finfo(dtype).tiny)
+    G, H = (to_host(v) for v in P.gram())
+    if not (np.isfinite(G).all() and np.isfinite(H).all()):
+        P.all_finite()  # NaN/inf in A raise here; otherwise A^T A overflowed
+    diag = np.diag(G).copy() if np.isfinite(G).all() else np.zeros(d)
+    cond2 = math.inf
+    # The plain Gram is trusted only where squaring kept every column's scale in range.
+    if diag.min() > tiny * n / unit and diag.max() < float(np.finfo(dtype).max) * unit:
+        D = 1.0 / np.sqrt(diag)
+        Gs = G * D[:, None] * D[None, :]
+        w = np.linalg.eigvalsh(Gs)
+        cond2 = w[-1] / w[0] if w[0] > 0 else math.inf
+    if cond2 * unit <= NORMAL_LIMIT:
+        C = scipy.linalg.cholesky(Gs, lower=False)
+
+        # A T with T = D C^-1 has orthonormal columns up to eps cond2: the refinement takes
+        # its gradient (A T)^T r in those coordinates, where rounding does not grow with cond.
+        T = D[:, None] * scipy.linalg.solve_triangular(C, np.eye(d, dtype=C.dtype))
+
+        def solve(gy):  # (A^T A)^-1 A^T r = T T^T A^T r = T gy
+            return T @ gy, (gy * gy).sum(axis=0)
+
+        x = T @ (T.T @ H)
+        note = (f"auto: Jacobi-scaled Gram matrix well conditioned (cond {cond2:.1e} <= "
+                f"{NORMAL_LIMIT:.0e} / eps): normal equations refined on the true residual")
+        return _refine(P, "normal_refined", x, solve, min(0.5, 10 * unit * cond2), note,
+                       xp.asarray(T))
+    why = (f"the Jacobi-scaled Gram matrix is ill conditioned (cond {cond2:.1e})"
+           if math.isfinite(cond2) else "the Gram matrix of A is out of range or singular")
+    if P.sparse:  # forming A R^-1 would densify A: iterate instead (LSRN-style)
+        return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
+                         f"auto: {why}; sparse A: sketch-and-precondition")
+    m = sketch_size or min(n, CHOLQR_OVERSAMPLING * d)
+    S = make_sketch(sketch, m, n, random_state=seed, dtype=dtype)
+    with one_blas_thread():
+        R = np.linalg.qr(to_host(P.sketch(S))[:, :d], mode="r")
+    s = np.linalg.svd(R, compute_uv=False)
+    cut = s[0] * max(m, d) * unit
+    if not s[0] > 0 or s[-1] <= cut or s[0] / s[-1] * unit > 1e-3:
+        reason = "rank deficient" if not s[0] > 0 or s[-1] <= cut else "too ill conditioned"
+        return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
+                         f"auto: {why}; the sketch S A is {reason} "
+                         f"(cond {s[0] / max(s[-1], tiny):.1e}): sketch-and-precondition")
+    T = scipy.linalg.solve_triangular(R, np.eye(d, dtype=R.dtype))
+    GY, HY = (to_host(v) for v in P.gram(xp.asarray(T)))
+    try:
+        L = scipy.linalg.cholesky(GY, lower=True)
+    except np.linalg.LinAlgError:
+        return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
+                         f"auto: {why}; the Gram matrix of A R^-1 is not positive definite: "
+                         "sketch-and-precondition")
+
+    def solve(gy):  # gy = Y^T r (Y = A T): dz = (Y^T Y)^-1 gy, dx = T dz
+        dz = scipy.linalg.cho_solve((L, True), gy)
+        return T @ dz, (dz * gy).sum(axis=0)
+
+    x = solve(HY)[0]
+    condY = float(np.linalg.cond(GY))
+    note = (f"auto: {why}; sketch-preconditioned Cholesky-QR (cond(S A) {s[0] / s[-1]:.1e}, "
+            f"Gram of A R^-1 {condY:.1f})")
+    out = _refine(P, "cholesky_qr", x, solve, min(0.5, 10 * unit * condY * s[0] / s[-1]), note,
+                  xp.asarray(T))
+    out.update(sketch=sketch, sketch_size=m)
+    return out
+
+
+def _refine(P, method, x, solve, rho, note, T=None):
+    """Refinement steps ``x += (A^T A)^-1 A^T (b - A x)``, one fused pass each.
+
+    With ``T`` the gradient is taken in the preconditioned coordinates, ``(A T)^T r``, whose
+    rounding error does not grow with cond(A). ``solve`` maps the gradient to the step ``dx``
+    (and ``dx^T A^T r``) through the factored ``(A^T A)^-1``; ``rho`` is the expected contraction of the
+    error per step (about ``eps * cond`` of the factorization). After step ``k`` the error is
+    about ``rho * ||dx_k||``: stop when that is below ``eps * ||x||`` (working accuracy),
+    or when a correction no longer halves (rounding reached).
+    """
+    xp = P.K.xp
+    unit = float(np.finfo(P.B.dtype).eps)
+    previous, steps = None, 0
+    status = "maxiter"
+    while steps < MAX_REFINE:
+        g, rss = (to_host(v) for v in P.residual(xp.asarray(x), T=T))
+        dx, proj = solve(g)
+        steps += 1
+        x = x + dx
+        size = np.sqrt((dx * dx).sum(axis=0))
+        if previous is not None:  # the contraction actually observed
+            if (size > 0.5 * previous).any():
+                status = "stagnated"
+                break
+            rho = float((size / np.where(previous > 0, previous, 1)).max())
+        if (rho * size <= unit * np.sqrt((x * x).sum(axis=0))).all():
+            status = "tol"
+            break
+        previous = size
+    # ||b - A (x + dx)||^2 = ||r||^2 - dx^T A^T r to first order (A dx is the projection of r)
+    rss = np.maximum(rss - proj, 0.0)
+    bnorm = P.b_norms()
+    rel = np.sqrt(np.abs(proj)) / np.where(bnorm > 0, bnorm, 1)
+    if status == "stagnated":
+        note += "; refinement stopped at the attainable accuracy"
+    return Result(x=xp.asarray(x), residual_norm=xp.asarray(np.sqrt(rss)), method=method,
+                  sketch=None, sketch_size=None, rank=P.shape[1], eps=0.0,
+                  linf_bound=None, stderr=None, n_iter=steps, converged=status != "maxiter",
+                  gradient_norm=rel, note=note)
+
+
+def _sketched(P, method, seed, sketch, sketch_size, tol, maxiter, delta, note):
+    """Sketch-and-solve (``'sketch'``) or sketch-and-precondition (``'precondition'``)."""
+    n, d = P.shape
+    K = P.K
+    xp = K.xp
+    B = P.B
+    dtype = B.dtype
+    if sketch_size is None:
+        sketch_size = min(n, PRECONDITION_OVERSAMPLING * d)
+    S = make_sketch(sketch, sketch_size, n, random_state=seed, dtype=dtype)
+    SAB = xp.asarray(P.sketch(S))
     m = sketch_size
     # One Householder QR of [SA | SB] (Q never formed): [[R, c], [0, rho]] holds R of SA,
     # c = Q^T SB and the sketched residuals rho.
@@ -203,104 +447,100 @@ def lstsq(A, b, *, method="sketch", sketch=None, sketch_size=None, eps=0.5, delt
         rss = (T[d:, d:] ** 2).sum(axis=0)
         U, s, Vt = xp.linalg.svd(R)
     s_host = to_host(s)
-    cut = s_host[0] * max(m, d) * np.finfo(A.dtype).eps
+    cut = s_host[0] * max(m, d) * np.finfo(dtype).eps
     rank = int((s_host > cut).sum()) if s_host[0] > 0 else 0
+    out = Result(x=None, residual_norm=None, method=method, sketch=sketch, sketch_size=m,
+                 rank=rank, eps=linf_eps(m, d, delta))
     if rank < d:
-        warnings.warn(f"the sketch S A is rank deficient (rank {rank} < d={d}), so A is too; "
-                      "the minimum-norm solution is returned and the l_inf bound uses "
-                      "sigma_rank", RankDeficientWarning, stacklevel=2)
+        out.update(rank_warning=True, rank_message=(
+            f"the sketch S A is rank deficient (rank {rank} < d={d}), so A is too; the "
+            "minimum-norm solution is returned and the l_inf bound uses sigma_rank"))
     k = max(rank, 1)
-    M = Vt[:k].T / s[:k] if rank else xp.zeros((d, 1), dtype=A.dtype)  # A = 0: x = 0
+    M = Vt[:k].T / s[:k] if rank else xp.zeros((d, 1), dtype=dtype)  # A = 0: x = 0
     # x = M y: M is the right preconditioner (d x k), y the preconditioned unknowns
     y = U[:, :k].T @ c                         # sketch-and-solve solution in y coordinates
     if rank < d:  # the part of c outside the numerical range adds to the sketched residual
         rss = rss + ((U[:, k:].T @ c) ** 2).sum(axis=0)
     sigma_min = float(s_host[k - 1]) if rank else math.inf
-    out = Result(x=None, residual_norm=None, method=method, sketch=sketch, sketch_size=m,
-                 rank=rank, eps=linf_eps(m, d, delta))
 
     if method == "sketch":
         x = M @ y
-        res = _finish(A, B, x, xp)
-        out.update(res)
-        out.linf_bound = out.eps / math.sqrt(d) * res.residual_norm / sigma_min
+        r_norm = xp.sqrt(xp.asarray(P.residual(x)[1]))
+        out.update(x=x, residual_norm=r_norm)
+        out.linf_bound = out.eps / math.sqrt(d) * r_norm / sigma_min
         dof = max(m - k, 1)
         out.stderr = xp.sqrt((M * M).sum(axis=1)[:, None] * (rss / dof)[None, :])
         out.update(n_iter=0, converged=True, note=note)
-        return _restore(out, origin, b_ndim)
+        return out
 
-    y, n_iter, status, rel = _preconditioned_cg(K, A, B, M, y, tol, maxiter)
-    res = _finish(A, B, M @ y, xp)
-    out.update(res)
+    y, n_iter, status, rel, r_norm = _preconditioned_cg(P, M, y, tol, maxiter)
+    out.update(x=M @ y, residual_norm=r_norm)
     # ||x - x*|| <= ||M|| ||y - y*|| <= ||g|| / (sigma_min(S A) sigma_min(A M)^2), with
     # sigma_min(A M) about 1 - sqrt(k / m) for an oblivious subspace embedding of size m.
-    gnorm = rel * to_host(xp.sqrt((B * B).sum(axis=0)))
-    out.linf_bound = gnorm / sigma_min / max(1e-3, 1 - math.sqrt(k / m)) ** 2
+    gnorm = rel * P.b_norms()
+    out.linf_bound = xp.asarray(gnorm / sigma_min / max(1e-3, 1 - math.sqrt(k / m)) ** 2)
     if status == "stagnated":
-        note = (f"stopped at the attainable accuracy: relative gradient {rel.max():.1e} > "
-                f"tol={tol} no longer decreases (cond(S A) = {s_host[0] / sigma_min:.1e})")
+        note = ((note + "; ") if note else "") + (
+            f"stopped at the attainable accuracy: relative gradient {rel.max():.1e} > "
+            f"tol={tol} no longer decreases (cond(S A) = {s_host[0] / sigma_min:.1e})")
     out.update(stderr=None, n_iter=n_iter, converged=status != "maxiter",
-               gradient_norm=rel, note=note)
-    if status == "maxiter":
-        warnings.warn(f"sketch-and-precondition did not reach tol={tol} in maxiter={maxiter} "
-                      "iterations", RuntimeWarning, stacklevel=2)
-    return _restore(out, origin, b_ndim)
+               gradient_norm=rel, note=note, maxiter_warning=status == "maxiter")
+    return out
 
 
-def _preconditioned_cg(K, A, B, M, y, tol, maxiter):
+def _preconditioned_cg(P, M, y, tol, maxiter):
     """CG on ``M^T A^T A M y = M^T A^T B`` (column by column, vectorised), from ``y``.
 
     The gradient is recomputed exactly (one fused pass) at each restart, so the stopping test
     never trusts a drifted recurrence. If a restart finds the true gradient not even halved
     since the previous one, rounding (about ``eps * cond(A)``) has been reached: stop there.
 
-    Returns ``y, n_iter, status, relative gradient norms`` with status ``'tol'``,
-    ``'stagnated'`` or ``'maxiter'``.
+    Returns ``y, n_iter, status, relative gradient norms, residual norms`` with status
+    ``'tol'``, ``'stagnated'`` or ``'maxiter'``.
     """
-    xp = K.xp
-    bnorm = xp.sqrt((B * B).sum(axis=0))
-    bnorm = xp.where(bnorm > 0, bnorm, 1)
+    xp = P.K.xp
+    bnorm = P.b_norms()
+    bnorm = np.where(bnorm > 0, bnorm, 1)
     n_iter, previous = 0, None
     while True:
-        g = M.T @ K.normal_residual(A, M @ y, B)
+        g, rss = P.residual(M @ y)
+        g = M.T @ xp.asarray(g)
         gg = (g * g).sum(axis=0)
-        rel = to_host(xp.sqrt(gg) / bnorm)
+        rel = to_host(xp.sqrt(gg)) / bnorm
+        r_norm = xp.sqrt(xp.asarray(rss))
         if (rel <= tol).all():
-            return y, n_iter, "tol", rel
+            return y, n_iter, "tol", rel, r_norm
         if previous is not None and (rel > 0.5 * previous).any():
-            return y, n_iter, "stagnated", rel
+            return y, n_iter, "stagnated", rel, r_norm
         if n_iter >= maxiter:
-            return y, n_iter, "maxiter", rel
+            return y, n_iter, "maxiter", rel, r_norm
         previous = rel
         p = g.copy()
         while n_iter < maxiter:
-            w = -(M.T @ K.normal_residual(A, M @ p))
+            w = -(M.T @ xp.asarray(P.residual(M @ p, with_b=False)[0]))
             n_iter += 1
             pw = (p * w).sum(axis=0)
             alpha = xp.where(pw > 0, gg / xp.where(pw > 0, pw, 1), 0)
             y = y + alpha * p
             g = g - alpha * w
             gg_new = (g * g).sum(axis=0)
-            if bool((xp.sqrt(gg_new) <= tol * bnorm).all()):
+            if bool((to_host(xp.sqrt(gg_new)) <= tol * bnorm).all()):
                 break
             p = g + xp.where(gg > 0, gg_new / xp.where(gg > 0, gg, 1), 0) * p
             gg = gg_new
 
 
-def _finish(A, B, x, xp):
-    r = B - A @ x
-    return Result(x=x, residual_norm=xp.sqrt((r * r).sum(axis=0)))
-
-
-def _restore(out, origin, b_ndim):
-    # Vectors per right-hand side become scalars for 1-D b; arrays go back to the caller.
+def _restore(out, origin, b_ndim, engine):
+    # Vectors per right-hand side become scalars for 1-D b; arrays go back to the caller
+    # (dask input: concrete NumPy/CuPy arrays).
     for name in ("x", "stderr"):
         v = out.get(name)
         if v is not None:
-            out[name] = origin.restore(v[:, 0] if b_ndim == 1 else v)
+            v = v[:, 0] if b_ndim == 1 else v
+            out[name] = origin.restore(v) if origin is not None else v
     for name in ("residual_norm", "linf_bound", "gradient_norm"):
-        if name not in out:
+        if out.get(name) is None:
             continue
-        v = to_host(out[name])
+        v = np.atleast_1d(to_host(out[name]))
         out[name] = float(v[0]) if b_ndim == 1 else np.asarray(v)
     return out
