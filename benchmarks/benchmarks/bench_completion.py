@@ -10,6 +10,18 @@ earlier CG sweeps, without the initial SVD (which costs the same for every solve
 The peer is plain NumPy ALS: a Python loop of ``numpy.linalg.lstsq`` per row and column.
 
 Run ``python benchmarks/benchmarks/bench_completion.py`` for the ratios table of the docs.
+
+``MovieLensFolds``: the issue's acceptance on the MovieLens 100K folds u2..u5 (read from
+``../shared/data/ml-100k``; skipped when absent). nla's rank, reg and number of sweeps are
+chosen on a 10 % validation part of the training fold only (``nla.completion._movielens``),
+then refitted on the whole training fold; the peers are scikit-surprise's SVD and SVD++
+with their defaults, fitted on the same training fold in the same process. Tracked: test
+RMSE of each, and Surprise SVD's fit time over nla's final fit time (above 1: nla faster;
+best of 3 interleaved; nla's time includes building its CSR views from the triplets,
+Surprise's excludes building its trainset).
+At ``NLA_BENCH_SCALE`` < 1 (the CI smoke run) only u2 runs, with a two-point grid and
+without SVD++ (10-20 s per fold). ``python benchmarks/benchmarks/bench_completion.py
+movielens`` prints the table of the docs.
 """
 
 import time
@@ -17,7 +29,7 @@ import time
 import numpy as np
 
 from nla._threads import one_blas_thread
-from nla.completion import _kernels
+from nla.completion import _kernels, _movielens
 from nla.completion._altmin import sweep
 from nla.completion._observed import Observations
 
@@ -121,6 +133,92 @@ class NumpyALSSweep:
         numpy_als_sweep(self.obs, *self.state)
 
 
+def movielens_fold(fold, full=SCALE >= 1, repeat=3):
+    """The acceptance evaluation of one fold: a dict of RMSEs, fit seconds and the pick."""
+    train, test = _movielens.load_fold(fold)
+    grid = (_movielens.RANKS, _movielens.REGS) if full else ((10,), (0.1, 0.13))
+    est, table = _movielens.tuned_fit(train, *grid)
+    _, rank, reg, sweeps = table[0]
+    out = dict(fold=fold, rank=rank, reg=reg, sweeps=sweeps, nla_rmse=-est.score(test[0]),
+               svd_rmse=np.nan, svdpp_rmse=np.nan, svd_s=np.nan, svdpp_s=np.nan)
+    final = _movielens.final_estimator(rank, reg, sweeps)
+    fit_nla = lambda: _movielens.fit(final, train)  # noqa: E731
+    try:
+        trainset = _movielens.surprise_trainset(train)
+    except ImportError:
+        out["nla_s"] = _best(fit_nla, repeat)[0]
+        return out
+    svd = _movielens.surprise_algo("SVD")
+    fit_svd = lambda: svd.fit(trainset)  # noqa: E731
+    times = {"nla": np.inf, "svd": np.inf}
+    for _ in range(repeat):  # interleaved: both sides see the same background load
+        times["nla"] = min(times["nla"], _best(fit_nla, 1)[0])
+        times["svd"] = min(times["svd"], _best(fit_svd, 1)[0])
+    out["nla_s"], out["svd_s"] = times["nla"], times["svd"]
+    out["svd_rmse"] = _movielens.surprise_rmse(svd, test)
+    if full:
+        svdpp = _movielens.surprise_algo("SVDpp")
+        start = time.perf_counter()
+        svdpp.fit(trainset)
+        out["svdpp_s"] = time.perf_counter() - start
+        out["svdpp_rmse"] = _movielens.surprise_rmse(svdpp, test)
+    return out
+
+
+class MovieLensFolds:
+    """MovieLens 100K, folds u2..u5: nla (tuned on the training fold) vs Surprise SVD, SVD++."""
+
+    params = [2, 3, 4, 5] if SCALE >= 1 else [2]
+    param_names = ["fold"]
+    number = 1
+    repeat = 1
+    warmup_time = 0
+    timeout = 1800
+
+    def setup_cache(self):
+        if not _movielens.available():
+            return None
+        # compile outside the timings
+        _movielens.fit(_movielens.final_estimator(10, 0.1, 2),
+                       _movielens.load_fold(self.params[0])[0])
+        return {fold: movielens_fold(fold) for fold in self.params}
+
+    def setup(self, results, fold):
+        if results is None:
+            raise NotImplementedError(f"MovieLens 100K not found at {_movielens.DEFAULT_DIR}")
+        self.r = results[fold]
+        self.train = _movielens.load_fold(fold)[0]
+        self.final = _movielens.final_estimator(self.r["rank"], self.r["reg"], self.r["sweeps"])
+
+    def track_rmse_nla(self, results, fold):
+        return self.r["nla_rmse"]
+
+    def track_rmse_surprise_svd(self, results, fold):
+        return self.r["svd_rmse"]
+
+    def track_rmse_surprise_svdpp(self, results, fold):
+        return self.r["svdpp_rmse"]
+
+    def track_speedup_vs_surprise_svd(self, results, fold):
+        return self.r["svd_s"] / self.r["nla_s"]
+
+    track_speedup_vs_surprise_svd.unit = "peer/nla"
+
+    def time_fit_nla(self, results, fold):
+        _movielens.fit(self.final, self.train)
+
+
+def _movielens_table():
+    print("fold  pick (rank, reg, sweeps)  nla RMSE  SVD RMSE  SVD++ RMSE  nla fit s  SVD fit s"
+          "  SVD/nla  SVD++ fit s")
+    for fold in (2, 3, 4, 5):
+        r = movielens_fold(fold)
+        print(f"u{fold}    ({r['rank']:2d}, {r['reg']:.2f}, {r['sweeps']:2d})          "
+              f"{r['nla_rmse']:.4f}    {r['svd_rmse']:.4f}    {r['svdpp_rmse']:.4f}      "
+              f"{r['nla_s']:.3f}      {r['svd_s']:.3f}      {r['svd_s'] / r['nla_s']:4.1f}"
+              f"     {r['svdpp_s']:.1f}", flush=True)
+
+
 def _best(fn, repeat):
     """``(best wall seconds, best CPU seconds of the process)`` over ``repeat`` runs.
 
@@ -172,4 +270,7 @@ def _ratios(ks=(16, 32, 64, 128), repeat=3, numpy_rows=2000):
 if __name__ == "__main__":
     import sys
 
-    _ratios(ks=tuple(int(a) for a in sys.argv[1:]) or (16, 32, 64, 128))
+    if sys.argv[1:] == ["movielens"]:
+        _movielens_table()
+    else:
+        _ratios(ks=tuple(int(a) for a in sys.argv[1:]) or (16, 32, 64, 128))

@@ -50,6 +50,25 @@ def test_fit_on_gpu_matches_cpu(rng, seed, solver):
     np.testing.assert_allclose(cupy.asnumpy(pred), vals[:10], atol=1e-7)
 
 
+@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+def test_biased_fit_and_fold_in_on_gpu_match_cpu(rng, seed, solver):
+    _, (rows, cols, vals) = _problem(rng, 300, 200, 4, 0.3)
+    vals = 3 + 0.3 * vals / vals.std() + 0.3 * rng.standard_normal(vals.size)
+    kw = dict(biases=True, reg=0.05, solver=solver, max_iter=12, tol=0, value_range=(1, 5),
+              validation_fraction=0.1, random_state=seed)
+    cpu = AltMinCompleter(4, **kw).fit((rows, cols, vals), shape=(300, 200))
+    dev = AltMinCompleter(4, **kw).fit(tuple(cupy.asarray(a) for a in (rows, cols, vals)),
+                                       shape=(300, 200))
+    assert isinstance(dev.row_bias_, cupy.ndarray) and dev.best_iteration_ == cpu.best_iteration_
+    np.testing.assert_allclose(cupy.asnumpy(dev.to_dense()), cpu.to_dense(), atol=1e-7)
+    sel = rows < 10
+    a = cpu.fold_in((rows[sel], cols[sel], vals[sel]), shape=(10, 200))
+    b = dev.fold_in(tuple(cupy.asarray(x) for x in (rows[sel], cols[sel], vals[sel])),
+                    shape=(10, 200))
+    np.testing.assert_allclose(cupy.asnumpy(b.U), a.U, atol=1e-7)
+    np.testing.assert_allclose(cupy.asnumpy(b.row_bias), a.row_bias, atol=1e-7)
+
+
 def test_torch_cuda_in_torch_cuda_out(rng, seed):
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
