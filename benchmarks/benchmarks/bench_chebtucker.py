@@ -7,21 +7,24 @@
   full coefficient tensor of the same interpolant (in blocks of points: chebval3d's
   intermediates are ``m^2 x points``).
 
+``track_speedup`` is the peer's seconds over nla's in the same process; ``track_*_error`` the
+relative max error of each Tucker form against the sampled grid (the accuracy both reach), and
+of nla's evaluation against chebval3d. ``NLA_BENCH_SCALE`` scales the number of points and the
+grid's volume (128^3 at 1).
+
 ``python benchmarks/benchmarks/bench_chebtucker.py`` times the same pairs directly (best of
 a few runs) and prints the ratios; ``... bench_chebtucker.py ranks`` prints the degrees, ranks
 and errors of the particle problem over many random draws (the figures quoted in the docs).
 """
 
-import time
-
 import numpy as np
 
 try:
-    from ._common import SCALE
+    from ._common import SCALE, best_seconds, speedup, track
 except ImportError:  # run as a script from this folder
-    from _common import SCALE
+    from _common import SCALE, best_seconds, speedup, track
 
-N_GRID = 128
+N_GRID = max(32, round(128 * min(SCALE, 1) ** (1 / 3)))
 N_POINTS = max(1000, int(10**6 * SCALE))
 
 
@@ -73,6 +76,7 @@ class FitVsGridTucker:
 
     params = (["gaussians", "particles"],)
     param_names = ["function"]
+    version = "1"
     timeout = 900
 
     def setup(self, name):
@@ -93,10 +97,32 @@ class FitVsGridTucker:
     def peakmem_tensorly_grid_tucker(self, name):
         tensorly_grid_tucker(self.f, self.axes, self.ranks)
 
+    @track("peer/nla")
+    def track_speedup(self, name):
+        return speedup(lambda: nla_fit_tucker(self.f, self.box, self.tol, self.axes),
+                       lambda: tensorly_grid_tucker(self.f, self.axes, self.ranks))
+
+    def _errors(self):
+        from nla.chebtucker._tucker import full_tensor
+        _, (core, Us) = nla_fit_tucker(self.f, self.box, self.tol, self.axes)
+        X, T = tensorly_grid_tucker(self.f, self.axes, self.ranks)
+        scale = np.abs(X).max()
+        return (np.abs(full_tensor(np, core, Us) - X).max() / scale,
+                np.abs(full_tensor(np, T.core, T.factors) - X).max() / scale)
+
+    @track("relative max error")
+    def track_nla_error(self, name):
+        return float(self._errors()[0])
+
+    @track("relative max error")
+    def track_tensorly_error(self, name):
+        return float(self._errors()[1])
+
 
 class ScatteredEvaluation:
     """Evaluation at 10^6 random points vs chebval3d on the full coefficient tensor."""
 
+    version = "1"
     timeout = 1200
 
     def setup(self):
@@ -114,14 +140,18 @@ class ScatteredEvaluation:
     def time_chebval3d(self):
         chebval3d_blocks(self.P, self.C)
 
+    def peakmem_nla_eval(self):
+        self.ft(self.P)
 
-def _best(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+    @track("peer/nla")
+    def track_speedup(self):
+        return speedup(lambda: self.ft(self.P), lambda: chebval3d_blocks(self.P, self.C),
+                       repeat=1)
+
+    @track("relative max difference")
+    def track_diff_vs_chebval3d(self):
+        v, w = self.ft(self.P), chebval3d_blocks(self.P, self.C)
+        return float(np.abs(v - w).max() / np.abs(w).max())
 
 
 def _peak_mb(fn):
@@ -139,9 +169,9 @@ def main(repeat=3, peer_points=N_POINTS):
         f, box, tol = make()
         axes = grid_axes(box, N_GRID)
         nla_fit_tucker(f, box, tol, axes)
-        t_nla, (ft, (core, Us)) = _best(lambda: nla_fit_tucker(f, box, tol, axes), repeat)
-        t_peer, (X, T) = _best(lambda: tensorly_grid_tucker(f, axes, ft.ranks), repeat)
-        t_sample, _ = _best(lambda: f(axes[0][:, None, None], axes[1][None, :, None],
+        t_nla, (ft, (core, Us)) = best_seconds(lambda: nla_fit_tucker(f, box, tol, axes), repeat)
+        t_peer, (X, T) = best_seconds(lambda: tensorly_grid_tucker(f, axes, ft.ranks), repeat)
+        t_sample, _ = best_seconds(lambda: f(axes[0][:, None, None], axes[1][None, :, None],
                                       axes[2][None, None, :]), repeat)
         scale = np.abs(X).max()
         err_nla = np.abs(full_tensor(np, core, Us) - X).max() / scale
@@ -155,9 +185,9 @@ def main(repeat=3, peer_points=N_POINTS):
               f"(tucker alone {(t_peer - t_sample) / t_nla:.1f}x), memory {m_peer / m_nla:.1f}x")
     bench = ScatteredEvaluation()
     bench.setup()
-    t_nla, v = _best(lambda: bench.ft(bench.P), repeat)
+    t_nla, v = best_seconds(lambda: bench.ft(bench.P), repeat)
     P = bench.P[:peer_points]
-    t_peer, w = _best(lambda: chebval3d_blocks(P, bench.C), 1)
+    t_peer, w = best_seconds(lambda: chebval3d_blocks(P, bench.C), 1)
     t_peer *= bench.P.shape[0] / P.shape[0]
     print(f"[eval] {bench.P.shape[0]} points, degrees {bench.ft.degrees}, ranks {bench.ft.ranks}: "
           f"nla {t_nla:.3f} s | chebval3d {t_peer:.3f} s"

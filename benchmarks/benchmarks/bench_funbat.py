@@ -7,6 +7,10 @@ per-observation message storage (N x r x r per mode, N x R x R for the core) and
 Kalman smoother (``nla.funbat._reference``). Both start from the same state and compute the
 same epoch (they agree to rounding; see tests/test_funbat.py).
 
+``FunBaTAgreement`` tracks the peer's epoch seconds over nla's (same process) and the relative
+difference of the two epochs' factor means from one start; ``FunBaTFit`` the test RMSE of a
+10-epoch fit against the noise-free function. N scales with ``NLA_BENCH_SCALE``.
+
 Run ``python benchmarks/benchmarks/bench_funbat.py`` for the epochs/s table of the docs and
 ``python benchmarks/benchmarks/bench_funbat.py --large`` for the N = 10^6 fit time.
 """
@@ -21,11 +25,11 @@ from nla.funbat._reference import ReferenceFunBaT
 from nla.funbat._tour import tucker3_data
 
 try:
-    from ._common import SCALE
+    from ._common import SCALE, best_seconds, rel_error, speedup, track
 except ImportError:  # run as a script from this folder
-    from _common import SCALE
+    from _common import SCALE, best_seconds, rel_error, speedup, track
 
-N = int(50_000 * SCALE)
+N = max(2_000, int(50_000 * SCALE))
 K = 3
 RANK = 3
 J = 500
@@ -52,6 +56,7 @@ class FunBaTEpoch:
 
     params = (["tucker", "cp"], ["nla", "numpy-per-observation"])
     param_names = ["variant", "implementation"]
+    version = "1"
     timeout = 600
     number = 1
     repeat = 3
@@ -73,17 +78,68 @@ class FunBaTEpoch:
         self.step()
 
 
+class FunBaTAgreement:
+    """nla's epoch beside the per-observation NumPy epoch: speed ratio and agreement."""
+
+    params = (["tucker", "cp"],)
+    param_names = ["variant"]
+    version = "1"
+    timeout = 600
+
+    def setup(self, variant):
+        self.prob, self.fast = prepared(variant)
+        self.slow = prepared(variant)[1]
+        self.ref = ReferenceFunBaT(self.prob, self.slow, DAMPING)
+        self._nla()  # compile
+
+    def _nla(self):
+        _model.run_epoch(self.prob, self.fast, DAMPING, True, True, 1.0, _kernels)
+
+    @track("peer/nla")
+    def track_speedup(self, variant):
+        return speedup(self._nla, lambda: self.ref.epoch(True), repeat=2)
+
+    @track("relative error")
+    def track_rel_diff_factor_means(self, variant):
+        """One epoch of each from the same fresh start; equal up to rounding."""
+        prob, fast = prepared(variant)
+        slow = prepared(variant)[1]
+        _model.run_epoch(prob, fast, DAMPING, True, True, 1.0, _kernels)
+        ReferenceFunBaT(prob, slow, DAMPING).epoch(True)
+        return rel_error(fast.m_all, slow.m_all)
+
+
+class FunBaTFit:
+    """FunBaT.fit, 10 epochs on N noisy observations; RMSE on 2000 held-out observations."""
+
+    params = (["tucker", "cp"],)
+    param_names = ["variant"]
+    version = "1"
+    timeout = 600
+
+    def setup(self, variant):
+        self.cp = variant == "cp"
+        X, y, f = tucker3_data(np.random.default_rng(0), N + 2_000, n_unique=J)
+        self.X, self.y, self.X_test, self.f_test = X[:N], y[:N], X[N:], f[N:]  # one function
+        self._fit(X[:500], y[:500])  # compile
+
+    def _fit(self, X, y):
+        return FunBaT(rank=RANK, cp=self.cp, n_epochs=10, random_state=0).fit(X, y)
+
+    def time_fit(self, variant):
+        self._fit(self.X, self.y)
+
+    @track("RMSE")
+    def track_test_rmse(self, variant):
+        """Against the noise-free values (noise sd 0.05 in y)."""
+        pred = self._fit(self.X, self.y).predict(self.X_test)
+        return float(np.sqrt(np.mean((pred - self.f_test) ** 2)))
+
+
 def epochs_per_second(variant, implementation, repeat=3):
     bench = FunBaTEpoch()
     bench.setup(variant, implementation)
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        bench.step()
-        best = min(best, time.perf_counter() - start)
-    return 1.0 / best
-
-
+    return 1.0 / best_seconds(bench.step, repeat)[0]
 
 
 if __name__ == "__main__":

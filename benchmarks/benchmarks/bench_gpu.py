@@ -6,6 +6,10 @@ its peer is the CPU engine. Device time is measured to completion (the stream is
 synchronized before the clock stops); copies to the device happen once, in ``setup``. Every
 suite is skipped where CuPy sees no CUDA device.
 
+``track_speedup`` is the CPU engine's seconds over the GPU engine's (interleaved, same process)
+and ``track_max_rel_diff`` the largest difference between the two results relative to the
+largest CPU value (NaN where the results are not comparable, e.g. in-place transforms).
+
 Run as a script on a GPU machine for a table of both times, their ratio and the largest
 relative difference between the two results: ``python benchmarks/benchmarks/bench_gpu.py``
 (sizes scale with ``NLA_BENCH_SCALE``; names on the command line pick suites).
@@ -21,9 +25,9 @@ import scipy.sparse as sp
 import nla
 
 try:
-    from ._common import SCALE
+    from ._common import SCALE, speedup, track
 except ImportError:  # run as a script from this folder
-    from _common import SCALE
+    from _common import SCALE, speedup, track
 
 
 def _cupy():
@@ -62,6 +66,7 @@ def _size(n, low=1_000):
 class _Engines:
     """Times ``call(*args)`` on host and device copies of ``make()``'s arguments."""
 
+    version = "1"
     timeout = 900
     number = 1
     repeat = (1, 3, 60.0)
@@ -89,6 +94,20 @@ class _Engines:
 
     def time_gpu(self, *params):
         self.run("gpu")
+
+    @track("cpu/gpu")
+    def track_speedup(self, *params):
+        return speedup(lambda: self.run("gpu"), lambda: self.run("cpu"))
+
+    @track("max relative difference")
+    def track_max_rel_diff(self, *params):
+        a, b = self.value(self.run("cpu"), "cpu"), self.value(self.run("gpu"), "gpu")
+        return float("nan") if a is None else max_rel_diff(a, b)
+
+
+def max_rel_diff(a, b):
+    """max |b - a| / max |a| (a: the CPU engine's result)."""
+    return float(np.abs(b - a).max() / max(np.abs(a).max(), 1e-300))
 
 
 class SparseRPDense(_Engines):
@@ -351,8 +370,7 @@ def main(names=(), repeat=3):
             t_cpu, out_cpu = _median_seconds(suite, "cpu", repeat)
             t_gpu, out_gpu = _median_seconds(suite, "gpu", repeat)
             a, b = suite.value(out_cpu, "cpu"), suite.value(out_gpu, "gpu")
-            diff = "-" if a is None else \
-                f"{np.abs(b - a).max() / max(np.abs(a).max(), 1e-300):.1e}"
+            diff = "-" if a is None else f"{max_rel_diff(a, b):.1e}"
             print(f"{label:36s} {t_cpu:9.4f} {t_gpu:9.4f} {t_cpu / t_gpu:8.1f}x "
                   f"{diff:>13s}", flush=True)
         except Exception as exc:  # report and go on: one broken suite must not hide the rest

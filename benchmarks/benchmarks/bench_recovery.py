@@ -10,6 +10,9 @@
   ``tensorly.decomposition.robust_pca`` (PCP by ALM, 100 iterations, which reaches about that
   accuracy). ``track_*`` record both errors.
 
+``track_speedup*`` is the peer's seconds over nla's, timed in the same process; sizes scale with
+``NLA_BENCH_SCALE`` (except ``SensingIteration``, small already).
+
 Run as a script, the module times ``RobustPCA`` once as "time to equal accuracy": TensorLy's
 100 iterations, then nla stopped at TensorLy's error, with the times at which nla first
 reached 1e-3, 1e-4 and 1e-5 (``python bench_recovery.py`` from this folder;
@@ -25,9 +28,9 @@ from nla.recovery._kernels import MODE_L1
 from nla.recovery._subgm import subgradient
 
 try:
-    from ._common import SCALE
+    from ._common import SCALE, rel_error, speedup, track
 except ImportError:  # run as a script from this folder
-    from _common import SCALE
+    from _common import SCALE, rel_error, speedup, track
 
 
 def _naive_subgradient(A, U, y):
@@ -43,6 +46,7 @@ def _naive_subgradient(A, U, y):
 class SensingIteration:
     params = (["fused", "on_the_fly", "naive_numpy"],)
     param_names = ["method"]
+    version = "1"
     timeout = 300
 
     def setup(self, method):
@@ -56,13 +60,25 @@ class SensingIteration:
         subgradient(self.op, self.U, self.U, self.y, MODE_L1, True)  # compile outside timing
 
     def time_subgradient(self, method):
+        self._call(method)
+
+    def _call(self, method):
         if method == "naive_numpy":
-            _naive_subgradient(self.A, self.U, self.y)
-        else:
-            subgradient(self.op, self.U, self.U, self.y, MODE_L1, True)
+            return _naive_subgradient(self.A, self.U, self.y)
+        return subgradient(self.op, self.U, self.U, self.y, MODE_L1, True)[1]  # (res, Q, None)
+
+    @track("peer/nla")
+    def track_speedup_vs_naive(self, method):
+        """The NumPy per-measurement loop's seconds over this method's (1 for the loop)."""
+        return speedup(lambda: self._call(method), lambda: self._call("naive_numpy"))
+
+    @track("relative error")
+    def track_rel_error_vs_naive(self, method):
+        return rel_error(self._call(method), self._call("naive_numpy"))
 
 
 class EntrySamplingIteration:
+    version = "1"
     timeout = 300
 
     def setup(self):
@@ -81,6 +97,7 @@ class EntrySamplingIteration:
 
 
 class RobustPCA:
+    version = "1"
     timeout = 3600
     number = 1
     repeat = 1
@@ -117,11 +134,25 @@ class RobustPCA:
     def time_tensorly_robust_pca(self):
         self._tensorly()
 
+    def peakmem_nla_subgm(self):
+        self._nla()
+
+    def peakmem_tensorly_robust_pca(self):
+        self._tensorly()
+
+    @track("relative error")
     def track_nla_error(self):
         return self._err(self._nla().X_)
 
+    @track("relative error")
     def track_tensorly_error(self):
         return self._err(self._tensorly()[0])
+
+    @track("peer/nla")
+    def track_speedup(self):
+        """TensorLy's 100 PCP iterations over nla stopped at relative error 1e-5 (about
+        TensorLy's): a time-to-equal-accuracy ratio, one run each."""
+        return speedup(self._nla, self._tensorly, repeat=1)
 
 
 def main():

@@ -7,11 +7,13 @@
 * Lewis weights (n = 10^6, d = 50) and leverage scores (exact, sketched) vs NumPy's QR.
 * Sensitivity upper bounds: Lewis, well-conditioned basis ('wcb'), root leverage.
 
+Beside the times: ``track_speedup`` (the peer's seconds over nla's, same process) and the
+accuracy that matters per case: the full-data l_1 objective of nla's sample solution over the
+optimum, the Lewis fixed-point residual, the sketched leverage scores' relative error.
+
 Sizes scale with ``NLA_BENCH_SCALE``. Run as a script for a direct side-by-side table:
 ``python benchmarks/benchmarks/bench_sampling.py [n] [d]``.
 """
-
-import time
 
 import numpy as np
 
@@ -20,9 +22,9 @@ from nla.sampling._regression import lad_highs
 from nla.sampling._tour import lad_problem
 
 try:
-    from ._common import SCALE
+    from ._common import SCALE, best_seconds, rel_error, speedup, track
 except ImportError:  # run as a script from this folder
-    from _common import SCALE
+    from _common import SCALE, best_seconds, rel_error, speedup, track
 
 #: Expected sample size per column for l_1 regression on the sample.
 ROWS_PER_COLUMN = 100
@@ -50,7 +52,21 @@ def _nla_sample(A, b, seed=0):
                              random_state=seed).x
 
 
+def _exact_leverage(A):
+    Q = np.linalg.qr(A)[0]
+    return np.einsum("ij,ij->i", Q, Q)
+
+
+def lewis_residual(A, w, p):
+    """max_i |tau_i(W^(1/2 - 1/p) A) / w_i - 1| (tau: leverage scores): zero at the l_p Lewis
+    weights, by their definition as the fixed point w = tau(W^(1/2 - 1/p) A)."""
+    M = A.T @ (A * (w ** (1 - 2 / p))[:, None])
+    tau = np.einsum("ij,ji->i", A, np.linalg.solve(M, A.T)) * w ** (1 - 2 / p)
+    return float(np.abs(tau / w - 1).max())
+
+
 class _L1Data:
+    version = "1"
     timeout = 900
     number = 1
     repeat = (1, 3, 60.0)
@@ -83,6 +99,12 @@ class L1Regression(_L1Data):
 
     track_objective_ratio.unit = "ratio"
 
+    @track("peer/nla")
+    def track_speedup(self, n):
+        """HiGHS on the dual LP (the fastest full-data peer at these sizes) over nla."""
+        return speedup(lambda: _nla_sample(self.A, self.b),
+                       lambda: _linprog_dual(self.A, self.b), repeat=1)
+
 
 class L1RegressionSklearn(_L1Data):
     """QuantileRegressor(alpha=0, HiGHS) only where it finishes (> 15 min at n = 2e5, note 3.5)."""
@@ -112,6 +134,7 @@ class LewisWeights:
 
     params = [[1.0, 1.5, 3.0]]
     param_names = ["p"]
+    version = "1"
     timeout = 600
     number = 1
     repeat = (1, 2, 60.0)
@@ -126,8 +149,20 @@ class LewisWeights:
         nla.lewis_weights(self.A, p)
 
     def time_numpy_one_qr(self, p):
-        Q = np.linalg.qr(self.A)[0]
-        np.einsum("ij,ij->i", Q, Q)
+        _exact_leverage(self.A)
+
+    def peakmem_nla_lewis(self, p):
+        nla.lewis_weights(self.A, p)
+
+    @track("peer/nla")
+    def track_speedup_vs_one_qr(self, p):
+        """One exact QR leverage computation over the whole Lewis iteration (below 1 is normal:
+        the iteration does several such passes; the series shows drift, not a target)."""
+        return speedup(lambda: nla.lewis_weights(self.A, p), lambda: _exact_leverage(self.A))
+
+    @track("max relative residual")
+    def track_fixed_point_residual(self, p):
+        return lewis_residual(self.A, nla.lewis_weights(self.A, p).weights, p)
 
     def track_n_iter(self, p):
         return nla.lewis_weights(self.A, p).n_iter
@@ -140,6 +175,7 @@ class SensitivityBounds:
 
     params = [[1.0, 3.0], ["lewis", "wcb", "root_leverage"]]
     param_names = ["p", "method"]
+    version = "1"
     timeout = 600
     number = 1
     repeat = (1, 3, 60.0)
@@ -164,6 +200,7 @@ class SensitivityBounds:
 class LeverageScores:
     """Leverage scores of a 10^6 x 50 matrix: exact and sketched vs NumPy QR + row norms."""
 
+    version = "1"
     timeout = 600
     number = 1
     repeat = (1, 3, 60.0)
@@ -182,17 +219,31 @@ class LeverageScores:
         nla.leverage_scores(self.A, method="sketch", random_state=0)
 
     def time_numpy_qr(self):
-        Q = np.linalg.qr(self.A)[0]
-        np.einsum("ij,ij->i", Q, Q)
+        _exact_leverage(self.A)
 
+    def peakmem_nla_sketch(self):
+        nla.leverage_scores(self.A, method="sketch", random_state=0)
 
-def _best(fn, repeat):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+    def peakmem_numpy_qr(self):
+        _exact_leverage(self.A)
+
+    @track("peer/nla")
+    def track_speedup_exact(self):
+        return speedup(lambda: nla.leverage_scores(self.A), lambda: _exact_leverage(self.A))
+
+    @track("peer/nla")
+    def track_speedup_sketch(self):
+        return speedup(lambda: nla.leverage_scores(self.A, method="sketch", random_state=0),
+                       lambda: _exact_leverage(self.A))
+
+    @track("relative error")
+    def track_rel_error_exact(self):
+        return rel_error(nla.leverage_scores(self.A), _exact_leverage(self.A))
+
+    @track("relative error")
+    def track_rel_error_sketch(self):
+        return rel_error(nla.leverage_scores(self.A, method="sketch", random_state=0),
+                         _exact_leverage(self.A))
 
 
 def main(n=200_000, d=20, peers=("statsmodels", "linprog_dual"), repeat=3):
@@ -200,11 +251,11 @@ def main(n=200_000, d=20, peers=("statsmodels", "linprog_dual"), repeat=3):
     A, b = lad_problem(n, d)
     obj = lambda x: float(np.abs(A @ x - b).sum())  # noqa: E731
     _nla_sample(A[:2000], b[:2000])
-    t_nla, x = _best(lambda: _nla_sample(A, b), repeat)
+    t_nla, x = best_seconds(lambda: _nla_sample(A, b), repeat)
     rows = [("nla lp_regression(sample=%d)" % (ROWS_PER_COLUMN * d), t_nla, obj(x))]
     fns = {"statsmodels": _statsmodels, "linprog_dual": _linprog_dual, "sklearn": _sklearn}
     for name in peers:
-        t, xp = _best(lambda: fns[name](A, b), 1)
+        t, xp = best_seconds(lambda: fns[name](A, b), 1)
         rows.append((name, t, obj(xp)))
     best = min(r[2] for r in rows)
     print(f"l_1 regression, n = {n}, d = {d}")
