@@ -52,10 +52,13 @@ def main(argv=None):
             print(f"{area:<18} {s:6.1f} s")
         print(f"{'total':<18} {sum(seconds.values()):6.1f} s")
         return 0
+    import time
+
     from ._tour import format_table, run_tour
 
+    start = time.perf_counter()
     rows = run_tour(args.areas or None, verbose=True)
-    print(format_table(rows))
+    print(format_table(rows, total_seconds=time.perf_counter() - start))
     return 0
 
 

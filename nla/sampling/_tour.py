@@ -25,8 +25,7 @@ def rows():
 
     n, d, m = 20_000, 10, 2_000
     A, b = lad_problem(n, d)
-    lp_regression(A[:500], b[:500], 1.0, sample=100, random_state=0)  # compile outside timing
-    t_nla, fit = timed(lp_regression, A, b, 1.0, sample=m, random_state=0, repeat=2)
+    t_nla, fit = timed(lp_regression, A, b, 1.0, sample=m, random_state=0)
     try:
         import statsmodels.api as sm
     except ImportError:  # pragma: no cover - statsmodels is a test dependency
@@ -39,4 +38,6 @@ def rows():
         t_peer, full = timed(lp_regression, A, b, 1.0)
         best = full.objective
     yield TourRow("l1 regression on a Lewis sample", f"{n}x{d}, m={m}",
-                  f"objective {fit.objective / best:.4f}x optimal", t_nla, peer, t_peer)
+                  f"objective {fit.objective / best:.4f}x optimal", t_nla, peer, t_peer,
+                  metric="l1 objective sum |A x - b| of the solution from the sample, over "
+                  "that of the full-data solver (1 = optimal)")
