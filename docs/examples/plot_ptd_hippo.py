@@ -43,6 +43,14 @@ curves = {
                                                   graded.V[0], s),
 }
 
+# %%
+# Pseudospectra of LegS (N = 32): contours of log10 sigma_min(zI - A).
+A32 = nla.hippo(32).A
+x, y = np.meshgrid(np.linspace(-60, 30, 160), np.linspace(-45, 45, 160))
+ps = nla.pseudospectrum(A32, x + 1j * y)
+
+# %%
+# Both panels are drawn in one cell, so the gallery captures the finished figure.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 for name, G in curves.items():
     axes[0].loglog(omega, np.abs(G), label=name, lw=1)
@@ -52,11 +60,6 @@ axes[0].set_ylabel(r"$|G(i\omega)|$")
 axes[0].set_title(f"Transfer functions, LegS N = {N}, C = e_0")
 axes[0].legend(fontsize=8)
 
-# %%
-# Pseudospectra of LegS (N = 32): contours of log10 sigma_min(zI - A).
-A32 = nla.hippo(32).A
-x, y = np.meshgrid(np.linspace(-60, 30, 160), np.linspace(-45, 45, 160))
-ps = nla.pseudospectrum(A32, x + 1j * y)
 levels = np.arange(-12, 3)
 cs = axes[1].contour(x, y, np.log10(np.maximum(ps.sigma_min, 1e-16)), levels=levels,
                      cmap="viridis", linewidths=0.8)
