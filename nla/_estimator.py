@@ -1,78 +1,84 @@
-"""A scikit-learn compatible estimator base that does not import scikit-learn.
+"""scikit-learn's estimator contract for nla's estimators.
 
-Parameters live in ``__init__`` and are stored unchanged; learned state ends with ``_``.
-``get_params``/``set_params`` read the ``__init__`` signature, so ``sklearn.clone``,
-pipelines and grid search work. scikit-learn is imported only when it asks for our tags.
+Estimators derive from scikit-learn's ``BaseEstimator`` and mixins, so parameters, ``clone``,
+tags, ``set_output``, ``feature_names_in_`` and ``NotFittedError`` are scikit-learn's own.
+Input validation stays nla's (:func:`nla._validation.check_array`), because it keeps arrays
+in their framework; :func:`check_features` runs only scikit-learn's feature-name and
+feature-count checks, which read ``X`` without converting it.
+
+scikit-learn is imported here, not by ``import nla``: this module loads with the first area
+that has an estimator.
 """
 
-import inspect
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin  # noqa: F401
+from sklearn.exceptions import ConvergenceWarning as _SkConvergenceWarning
+from sklearn.exceptions import DataDimensionalityWarning as _SkDataDimensionalityWarning
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
+from sklearn.utils.validation import validate_data
+
+__all__ = ["BaseEstimator", "RegressorMixin", "TransformerMixin", "ConvergenceWarning",
+           "DataDimensionalityWarning", "NotFittedError", "check_features", "check_is_fitted"]
 
 
-class BaseEstimator:
-    """Parameter handling shared by every ``nla`` estimator."""
+class ConvergenceWarning(_SkConvergenceWarning):
+    """An iterative fit stopped at its iteration limit before meeting its tolerance.
 
-    _estimator_type = None  # "transformer", "regressor", ... (scikit-learn tags)
+    A subclass of :class:`sklearn.exceptions.ConvergenceWarning`, so filters set for
+    scikit-learn's warning apply to nla's too.
 
-    @classmethod
-    def _param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return sorted(p.name for p in signature.parameters.values()
-                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
-
-    def get_params(self, deep=True):
-        """Parameters of this estimator as a dict (``deep`` is accepted for compatibility)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        """Set parameters by name; unknown names raise ``ValueError``. Returns ``self``."""
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; "
-                                 f"valid parameters are {valid}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__)
-                    .parameters.values()}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
-                   if not _same(v, defaults.get(k))]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def __sklearn_is_fitted__(self):
-        return any(k.endswith("_") and not k.startswith("__") for k in vars(self))
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import Tags, TargetTags, TransformerTags, InputTags
-
-        tags = Tags(estimator_type=self._estimator_type, target_tags=TargetTags(required=False),
-                    input_tags=InputTags(**self._input_tags()))
-        if self._estimator_type == "transformer":
-            tags.transformer_tags = TransformerTags()
-        return tags
-
-    def _input_tags(self):
-        return {}
+    Examples
+    --------
+    >>> import sklearn.exceptions
+    >>> issubclass(ConvergenceWarning, sklearn.exceptions.ConvergenceWarning)
+    True
+    """
 
 
-def _same(a, b):
-    try:
-        return bool(a == b) and type(a) is type(b)
-    except (TypeError, ValueError):
-        return a is b
+class DataDimensionalityWarning(_SkDataDimensionalityWarning):
+    """A projection does not reduce the dimension (more components than features).
+
+    A subclass of :class:`sklearn.exceptions.DataDimensionalityWarning`.
+
+    Examples
+    --------
+    >>> import sklearn.exceptions
+    >>> issubclass(DataDimensionalityWarning, sklearn.exceptions.DataDimensionalityWarning)
+    True
+    """
 
 
 def check_is_fitted(estimator, attribute):
-    """Raise scikit-learn's ``NotFittedError`` style error when ``attribute`` is missing."""
-    if not hasattr(estimator, attribute):
-        raise NotFittedError(f"this {type(estimator).__name__} instance is not fitted yet; "
-                             "call 'fit' first")
+    """Raise scikit-learn's :class:`~sklearn.exceptions.NotFittedError` unless fitted.
+
+    Examples
+    --------
+    >>> from nla import SparseRandomProjection
+    >>> check_is_fitted(SparseRandomProjection(), "components_")
+    Traceback (most recent call last):
+    ...
+    sklearn.exceptions.NotFittedError: This SparseRandomProjection instance is not fitted yet. ...
+    """
+    _sk_check_is_fitted(estimator, attribute)
 
 
-class ConvergenceWarning(UserWarning):
-    """An iterative fit stopped at its iteration limit before meeting its tolerance."""
+def check_features(estimator, X, *, reset):
+    """scikit-learn's feature-name and feature-count checks on ``X``.
 
+    ``reset=True`` (in ``fit``) records ``feature_names_in_`` for a DataFrame with string
+    column names (and ``n_features_in_``); ``reset=False`` (after fit) warns or raises as
+    scikit-learn does for missing, extra or reordered columns. ``X`` is neither converted nor
+    returned: nla's own validation follows.
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when an unfitted estimator is used (a ValueError, as in scikit-learn)."""
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.base import BaseEstimator
+    >>> est = BaseEstimator()
+    >>> check_features(est, pd.DataFrame({"a": [1.0], "b": [2.0]}), reset=True)
+    >>> list(est.feature_names_in_), est.n_features_in_
+    (['a', 'b'], 2)
+    """
+    if getattr(X, "ndim", 2) != 2:
+        return   # nla's validation names the wrong shape ("Reshape your data")
+    validate_data(estimator, X, reset=reset, skip_check_array=True)

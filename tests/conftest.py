@@ -72,3 +72,23 @@ def gpu_twin(monkeypatch):
     yield load
     for name in loaded:  # never leave a NumPy-backed nla_gpu module behind
         sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real ``dask.distributed`` cluster: 2 worker processes, one thread each, 1 GB apiece.
+
+    One cluster for the whole session (starting one costs seconds on 2 cores); every dask
+    test runs on it through the default client. Skips when dask.distributed is missing.
+    """
+    distributed = pytest.importorskip("dask.distributed")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # port and dashboard notices of a local cluster
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, memory_limit="1GB")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

@@ -190,6 +190,12 @@ class AltMinCompleter(BaseEstimator):
         self.verbose = verbose
         self.callback = callback
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True      # stored entries are the observations
+        tags.input_tags.allow_nan = True   # dense input: NaN marks a missing entry
+        return tags
+
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, *, shape=None):
         """Complete the matrix from its observed entries.

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from .._array import Origin, engine_of, kernels, to_host
-from .._estimator import BaseEstimator, check_is_fitted
+from .._estimator import BaseEstimator, RegressorMixin, check_features, check_is_fitted
 from .._progress import progress
 from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
                            check_scalar, check_seed, unit_scale)
@@ -21,7 +21,7 @@ N_RESTARTS = 2
 PATIENCE = 5
 
 
-class FunBaT(BaseEstimator):
+class FunBaT(RegressorMixin, BaseEstimator):
     """Functional Bayesian Tucker decomposition for continuous-indexed tensors.
 
     Models ``y ≈ Σ W[j_1..j_K] u^1_{j_1}(x_1) ... u^K_{j_K}(x_K)`` for observations at
@@ -135,8 +135,6 @@ class FunBaT(BaseEstimator):
     ((3,), (3,))
     """
 
-    _estimator_type = "regressor"
-
     def __init__(self, rank=2, kernel="matern32", lengthscale=0.1, variance=1.0, n_epochs=100,
                  damping=0.5, tau_prior=(1.0, 1.0), tau_init=None, warmup_epochs=10, cp=False,
                  update_order="gauss-seidel", core_prior_var=1.0, coord_scaling="minmax",
@@ -236,6 +234,7 @@ class FunBaT(BaseEstimator):
         -------
         self
         """
+        check_features(self, coords, reset=True)
         X = self._check_coords(coords)
         yv = check_array(y, "y", ndim=1)
         if yv.shape[0] != X.shape[0]:
@@ -410,6 +409,7 @@ class FunBaT(BaseEstimator):
         std : array (M,), only with ``return_std``
         """
         check_is_fitted(self, "core_")
+        check_features(self, coords, reset=False)
         origin = Origin(coords)
         X = self._check_coords(coords)
         if X.shape[1] != self.n_features_in_:

@@ -3,7 +3,8 @@
 import numpy as np
 
 from .._array import Origin, engine_of, kernels, namespaces
-from .._validation import check_array, check_choice, check_int, check_scalar, check_seed
+from .._validation import (check_array, check_bool, check_choice, check_dtype, check_int,
+                           check_scalar, check_seed, unit_scale)
 
 
 def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="auto",
@@ -72,6 +73,7 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     Examples
     --------
     >>> import scipy.sparse as sp
+    >>> from nla import fastrp
     >>> S = sp.random(200, 200, density=0.05, random_state=0, format="csr")
     >>> E = fastrp(S + S.T, dim=16, random_state=0)
     >>> E.shape, E.dtype
@@ -85,9 +87,12 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     if not any(weights) and self_weight == 0.0:
         raise ValueError("weights are all zero and self_weight is 0: the embedding would be 0")
     direction = check_choice(direction, "direction", {"out", "in", "symmetrize"})
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
-    dtype = np.dtype(dtype)
+    dtype = check_dtype(dtype)
+    normalize = check_bool(normalize, "normalize")
+    standardize = check_bool(standardize, "standardize")
+    if standardize:   # the z-score removes the weights' common scale: divide it out (exactly)
+        unit = unit_scale(max(max(abs(w) for w in weights), abs(self_weight)))
+        weights, self_weight = tuple(w / unit for w in weights), self_weight / unit
     S = check_array(adjacency, "adjacency", sparse=True, dtype=(np.float64,))
     n = S.shape[0]
     if S.shape[0] != S.shape[1]:
@@ -114,7 +119,14 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     positive = deg > 0
     inv_deg = xp.where(positive, 1.0 / xp.where(positive, deg, 1.0), 0.0)
     A = K.scale_rows(S, inv_deg, dtype)
-    ell = xp.where(positive, (xp.where(positive, deg, 1.0) / deg.sum()) ** beta, 0.0)
+    with np.errstate(over="ignore", under="ignore"):
+        ell = xp.where(positive, (xp.where(positive, deg, 1.0) / deg.sum()) ** beta, 0.0)
+        if normalize and beta != 0 and not _fits(ell, dtype, xp):
+            # Row normalization cancels the common scale of L: (deg / deg.sum())^beta for a
+            # large |beta| is taken relative to its largest entry, in logs, so it stays finite.
+            log_ell = beta * xp.log(xp.where(positive, deg, 1.0) / deg.sum())
+            top = float(xp.where(positive, log_ell, -np.inf).max())
+            ell = xp.where(positive, xp.exp(log_ell - top), 0.0)
     # Row j of R has Binomial(dim, 1/s) entries +-1; the 1/sqrt scaling is irrelevant under
     # normalization and kept out so that normalize=False gives exactly M R.
     R = K.generate(seed, n, dim, 1.0 / s, 1.0, dtype)
@@ -130,9 +142,23 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     for w in weights[1:]:  # ping-pong between two buffers: A @ N never allocates
         N, spare = K.propagate(A, N, spare, acc, w, normalize), N
     del N, spare
+    if not bool(xp.isfinite(acc).all()):
+        raise FloatingPointError(
+            f"fastrp: the embedding overflows {dtype.name} (weights {tuple(weights)}, "
+            f"self_weight {self_weight:g}, beta {beta:g}); use smaller weights/self_weight or "
+            f"|beta|, normalize=True, standardize=True or dtype=float64")
     if standardize:
         K.standardize(acc)
     return origin.restore(acc)
+
+
+def _fits(values, dtype, xp):
+    # True when the nonzero values are finite and stay normal numbers in dtype.
+    info = np.finfo(dtype)
+    big = float(xp.abs(values).max()) if values.size else 0.0
+    nonzero = values[values != 0]
+    small = float(xp.abs(nonzero).min()) if nonzero.size else 1.0
+    return big <= info.max and small >= info.tiny
 
 
 def _check_weights(weights):

@@ -246,7 +246,12 @@ def _standardize(X, n_chunks):
             X[i, c] = (X[i, c] - mean[c]) * scale[c]
 
 
+#: Row chunks of the column sums in ``standardize``: a constant, not the thread count, so the
+#: summation order (and the result, bitwise) is the same with any number of threads.
+_STANDARDIZE_CHUNKS = 64
+
+
 def standardize(X):
     """Z-score the columns of ``X`` in place; constant columns become 0."""
-    _standardize(X, max(1, min(X.shape[0], 4 * get_num_threads())))
+    _standardize(X, max(1, min(X.shape[0], _STANDARDIZE_CHUNKS)))
     return X

@@ -5,13 +5,10 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from .._array import Origin, engine_of, is_sparse, kernels, to_host
-from .._estimator import BaseEstimator, check_is_fitted
+from .._array import Origin, engine_of, is_sparse, kernels, to_engine, to_host
+from .._estimator import (BaseEstimator, DataDimensionalityWarning, TransformerMixin,
+                          check_features, check_is_fitted)
 from .._validation import check_array, check_finite, check_int, check_scalar, check_seed
-
-
-class DataDimensionalityWarning(UserWarning):
-    """The requested projection does not reduce the dimension (as in scikit-learn)."""
 
 
 def johnson_lindenstrauss_min_dim(n_samples, *, eps=0.1):
@@ -40,7 +37,10 @@ def johnson_lindenstrauss_min_dim(n_samples, *, eps=0.1):
     >>> johnson_lindenstrauss_min_dim(25, eps=0.1)
     2759
     """
-    eps_arr = np.asarray(eps, dtype=np.float64)
+    eps_arr = np.asarray(eps)
+    if eps_arr.dtype.kind not in "iuf":   # '0.1', complex, bools, objects: not a real number
+        raise TypeError(f"eps must be a real number or an array of them, got {eps!r}")
+    eps_arr = eps_arr.astype(np.float64)
     n_arr = np.asarray(n_samples)
     if n_arr.dtype.kind not in "iu" and not (n_arr.dtype.kind == "f"
                                              and np.all(n_arr == np.round(n_arr))):
@@ -54,7 +54,7 @@ def johnson_lindenstrauss_min_dim(n_samples, *, eps=0.1):
     return int(k) if k.ndim == 0 else k
 
 
-class SparseRandomProjection(BaseEstimator):
+class SparseRandomProjection(TransformerMixin, BaseEstimator):
     """Very sparse random projection, generated on the fly from a counter-based seed.
 
     The projection matrix ``R`` (``n_features x n_components``) has independent entries
@@ -107,8 +107,6 @@ class SparseRandomProjection(BaseEstimator):
     ((100, 256), 0.01)
     """
 
-    _estimator_type = "transformer"
-
     def __init__(self, n_components="auto", *, density="auto", eps=0.1, dense_output=False,
                  compute_inverse_components=False, random_state=None):
         self.n_components = n_components
@@ -118,8 +116,10 @@ class SparseRandomProjection(BaseEstimator):
         self.compute_inverse_components = compute_inverse_components
         self.random_state = random_state
 
-    def _input_tags(self):
-        return {"sparse": True}
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def fit(self, X, y=None):
         """Draw the projection for data shaped like ``X`` (only its shape and dtype are used).
@@ -133,6 +133,7 @@ class SparseRandomProjection(BaseEstimator):
         -------
         self
         """
+        check_features(self, X, reset=True)
         self._fit(check_array(X, "X", sparse=True))
         return self
 
@@ -145,14 +146,15 @@ class SparseRandomProjection(BaseEstimator):
                 raise ValueError(f"eps={eps} and n_samples={n_samples} give a target dimension "
                                  f"of {k}; n_components='auto' needs more than 1 sample")
             if k > n_features:
-                raise ValueError(
-                    f"eps={eps} and n_samples={n_samples} give n_components={k}, more than "
-                    f"n_features={n_features}: the projection would not reduce the dimension; "
+                raise ValueError(  # scikit-learn's words, which its tests match
+                    f"eps={eps:f} and n_samples={n_samples} lead to a target dimension of {k} "
+                    f"which is larger than the original space with n_features={n_features}; "
                     "pass n_components explicitly or a larger eps")
         else:
             k = check_int(self.n_components, "n_components", low=1)
             if k > n_features:
-                warnings.warn(f"n_components={k} is larger than n_features={n_features}: "
+                warnings.warn("The number of components is higher than the number of "
+                              f"features: n_features < n_components ({n_features} < {k}); "
                               "the dimension is not reduced", DataDimensionalityWarning,
                               stacklevel=2)
         if isinstance(self.density, str) and self.density == "auto":
@@ -194,11 +196,9 @@ class SparseRandomProjection(BaseEstimator):
             ``dense_output``.
         """
         check_is_fitted(self, "components_")
+        check_features(self, X, reset=False)
         origin = Origin(X)
         X = check_array(X, "X", sparse=True, finite=is_sparse(X))
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                             f"expecting {self.n_features_in_} features as input")
         return origin.restore(self._transform(X))
 
     def _transform(self, X):
@@ -215,14 +215,26 @@ class SparseRandomProjection(BaseEstimator):
 
     def fit_transform(self, X, y=None):
         """``fit(X).transform(X)``, validating ``X`` once."""
+        check_features(self, X, reset=True)
         origin = Origin(X)
         X = check_array(X, "X", sparse=True, finite=is_sparse(X))
         self._fit(X)
         return origin.restore(self._transform(X))
 
     def inverse_transform(self, X):
-        """Map projected data back: ``X @ pinv(components_).T`` (dense, ``n x n_features``)."""
+        """Map projected data back: ``X @ pinv(components_).T`` (dense, ``n x n_features``).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_components)
+
+        Returns
+        -------
+        array of shape (n_samples, n_features)
+            Dense, in the caller's framework and on its device (computed on the host).
+        """
         check_is_fitted(self, "components_")
+        origin = Origin(X)
         X = check_array(X, "X", sparse=True)
         if X.shape[1] != self.n_components_:
             raise ValueError(f"X has {X.shape[1]} columns, expected n_components_="
@@ -232,7 +244,8 @@ class SparseRandomProjection(BaseEstimator):
             inverse = np.linalg.pinv(self.components_.toarray())
         X = to_host(X)
         out = X @ inverse.T
-        return np.asarray(out.toarray() if sp.issparse(out) else out)
+        out = np.asarray(out.toarray() if sp.issparse(out) else out)
+        return origin.restore(to_engine(out, origin.engine))
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names ``sparserandomprojection0, ...``."""

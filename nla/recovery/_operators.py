@@ -16,7 +16,8 @@ import numpy as np
 
 from .._array import Origin, engine_of, kernels, on_gpu, to_engine
 from .._random import stream_key
-from .._validation import check_array, check_choice, check_int, check_seed
+from .._validation import (check_array, check_bool, check_choice, check_dtype, check_int,
+                           check_memory, check_seed)
 from ._kernels import MODE_ADJOINT
 
 #: Stream of :mod:`nla._random` that draws Gaussian measurement matrices.
@@ -190,13 +191,14 @@ class GaussianMeasurements(DenseMeasurements):
                  dtype=np.float64, device="cpu"):
         m = check_int(n_measurements, "n_measurements", low=1)
         shape = _check_shape(shape)
-        if np.dtype(dtype) not in (np.dtype(np.float64), np.dtype(np.float32)):
-            raise TypeError(f"dtype must be float64 or float32, got {dtype!r}")
+        dtype = check_dtype(dtype)
         self.engine = check_choice(device, "device", ("cpu", "gpu"))
-        self.stored = bool(stored)
+        self.stored = check_bool(stored, "stored")
         self._key = stream_key(check_seed(random_state), STREAM_MEASUREMENTS)
-        self.n_measurements, self.shape, self.dtype = m, shape, np.dtype(dtype)
+        self.n_measurements, self.shape, self.dtype = m, shape, dtype
         D = shape[0] * shape[1]
+        if self.stored:
+            check_memory(m * D, "n_measurements", itemsize=dtype.itemsize)
         if self.stored:
             A2 = self._kernels.gaussian_matrix(self._key, m, D, self.dtype)
             self._init_stored(A2, shape)
@@ -364,7 +366,9 @@ class EntrySampling(Measurements):
         if x.dtype.kind not in "iu":
             raise TypeError(f"{name} must hold integers, got dtype {x.dtype}")
         if bool((x < 0).any()) or bool((x >= n).any()):
-            raise ValueError(f"{name} must lie in [0, {n - 1}]")
+            axis = "shape[0]" if name == "rows" else "shape[1]"
+            raise ValueError(f"{name} must lie in [0, {n - 1}] ({axis} = {n}), got entries in "
+                             f"[{int(x.min())}, {int(x.max())}]: {name} or shape is wrong")
         return x.astype(self._xp.int64)
 
     def _init(self, rows, cols):

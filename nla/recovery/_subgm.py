@@ -11,11 +11,12 @@ import warnings
 import numpy as np
 
 from .._array import Origin, engine_of, to_engine, to_host
-from .._estimator import BaseEstimator, check_is_fitted
+from .._estimator import BaseEstimator, RegressorMixin, check_is_fitted
 from .._progress import progress
 from .._random import gaussian_xp, stream_key, uniform_xp
 from .._result import Result
-from .._validation import check_array, check_choice, check_int, check_scalar, check_seed
+from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
+                           check_scalar, check_seed)
 from ._kernels import MODE_L1, MODE_L2
 from ._operators import EntrySampling, Measurements, namespace
 
@@ -28,7 +29,7 @@ STREAM_LANCZOS = 19
 _BLOWUP = 1e8
 
 
-class SubGMRecovery(BaseEstimator):
+class SubGMRecovery(RegressorMixin, BaseEstimator):
     """Robust low-rank matrix recovery by the sub-gradient method from a small initialization.
 
     Fits ``X = U U^T`` (symmetric PSD, the paper's model) or ``X = U V^T`` to linear
@@ -130,8 +131,6 @@ class SubGMRecovery(BaseEstimator):
     True
     """
 
-    _estimator_type = "regressor"
-
     def __init__(self, rank, *, init_scale=1e-4, step=0.2, decay=0.98, max_iter=3000,
                  tol=1e-10, loss="l1", symmetric=True, holdout=0.0, n_iter_no_change=100,
                  random_state=None, verbose=False, callback=None):
@@ -206,7 +205,18 @@ class SubGMRecovery(BaseEstimator):
         return operator(self.U_, None if self.symmetric else self.V_)
 
     def score(self, operator, y):
-        """Negative mean absolute residual ``-mean|A(X_) - y|`` (higher is better, robust)."""
+        """Negative mean absolute residual ``-mean|A(X_) - y|`` (higher is better, robust).
+
+        Parameters
+        ----------
+        operator : Measurements
+        y : array-like of shape (operator.n_measurements,)
+
+        Returns
+        -------
+        float
+        """
+        check_is_fitted(self, "U_")
         pred = to_host(operator(self.U_, None if self.symmetric else self.V_))
         y = to_host(check_array(y, "y", ndim=1))
         return -float(np.mean(np.abs(np.asarray(pred) - y)))
@@ -219,15 +229,15 @@ class SubGMRecovery(BaseEstimator):
                             "(DenseMeasurements, GaussianMeasurements, RankOneMeasurements, "
                             f"EntrySampling), got {type(operator).__name__}")
         d1, d2 = operator.shape
-        symmetric = bool(self.symmetric)
+        symmetric = check_bool(self.symmetric, "symmetric")
+        check_bool(self.verbose, "verbose")
         if symmetric and d1 != d2:
             raise ValueError(f"symmetric=True needs square matrices, the operator measures "
                              f"{d1} x {d2}; use symmetric=False")
         n_no_change = self.n_iter_no_change
         if n_no_change is not None:
             n_no_change = check_int(n_no_change, "n_iter_no_change", low=1)
-        if self.callback is not None and not callable(self.callback):
-            raise TypeError("callback must be callable or None")
+        check_callable(self.callback, "callback")
         return dict(
             rank=check_int(self.rank, "rank", low=1, high=min(d1, d2)),
             init_scale=check_scalar(self.init_scale, "init_scale", low=0, low_open=True),

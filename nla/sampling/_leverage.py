@@ -5,7 +5,8 @@ import scipy.linalg as sla
 
 from .._array import Origin, engine_of, kernels, namespaces, to_host
 from .._random import gaussian_block_jit, stream_key
-from .._validation import check_array, check_choice, check_int, check_scalar, check_seed
+from .._validation import (check_array, check_bool, check_choice, check_int, check_memory,
+                           check_scalar, check_seed)
 from ._basis import _as_engine, default_rcond, nonzero_rows, orthonormal_basis
 
 #: Stream of the Gaussian JL matrix of sketched leverage scores (>= 16: area-private streams).
@@ -77,6 +78,16 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
     method = check_choice(method, "method", {"exact", "sketch"})
     if rcond is not None:
         rcond = check_scalar(rcond, "rcond", low=0.0, high=1.0, high_open=True)
+    # The sketch parameters are checked for either method: garbage is never silently ignored.
+    from ..sketching._operators import KINDS
+    sketch = check_choice(sketch, "sketch", KINDS)
+    if jl_dim is not None:
+        jl_dim = check_int(jl_dim, "jl_dim", low=1)
+    if sketch_size is not None:
+        sketch_size = check_int(sketch_size, "sketch_size", low=A.shape[1])
+        check_memory(sketch_size * A.shape[1], "sketch_size")
+    seed = check_seed(random_state)
+    return_rank = check_bool(return_rank, "return_rank")
     engine = engine_of(A)
     K = kernels("sampling", engine)
     xp = namespaces(engine)[0]
@@ -84,12 +95,7 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
     if method == "exact":
         tau, rank = exact_leverage(A, K, xp, rcond)
     else:
-        if jl_dim is not None:
-            jl_dim = check_int(jl_dim, "jl_dim", low=1)
-        if sketch_size is not None:
-            sketch_size = check_int(sketch_size, "sketch_size", low=A.shape[1])
-        tau, rank = sketched_leverage(A, K, xp, rcond, sketch, sketch_size, jl_dim,
-                                      check_seed(random_state))
+        tau, rank = sketched_leverage(A, K, xp, rcond, sketch, sketch_size, jl_dim, seed)
     tau = origin.restore(tau)
     return (tau, rank) if return_rank else tau
 

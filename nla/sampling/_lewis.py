@@ -18,7 +18,8 @@ import numpy as np
 from .._array import Origin, engine_of, kernels, namespaces, to_host
 from .._progress import progress
 from .._result import Result
-from .._validation import check_array, check_choice, check_int, check_scalar
+from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
+                           check_scalar)
 from ._basis import _as_engine, check_p, nonzero_rows, orthonormal_basis, tri_inv
 
 #: Gram matrices more ill-conditioned than this are replaced by a Householder QR of the scaled
@@ -92,6 +93,10 @@ def lewis_weights(A, p, *, tol=1e-8, max_iter=500, damping=None, anderson=ANDERS
                                                                  high=1.0, low_open=True)
     anderson = check_int(anderson, "anderson", low=0)
     init = check_choice(init, "init", {"leverage", "ones"})
+    if rcond is not None:
+        rcond = check_scalar(rcond, "rcond", low=0.0, high=1.0, high_open=True)
+    verbose = check_bool(verbose, "verbose")
+    callback = check_callable(callback, "callback")
     engine = engine_of(A)
     K = kernels("sampling", engine)
     xp = namespaces(engine)[0]

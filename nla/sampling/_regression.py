@@ -18,7 +18,8 @@ from scipy.optimize import linprog
 
 from .._array import Origin, engine_of, kernels, namespaces, to_host
 from .._result import Result
-from .._validation import check_array, check_choice, check_int, check_scalar
+from .._validation import (check_array, check_bool, check_choice, check_int, check_scalar,
+                           check_seed)
 from ._basis import _as_engine, check_p, orthonormal_basis
 
 #: IRLS floors residuals at this fraction of the largest one (p < 2 weights |r|^(p-2) blow up).
@@ -64,6 +65,7 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     Examples
     --------
     >>> import numpy as np
+    >>> from nla import lp_regression
     >>> rng = np.random.default_rng(0)
     >>> A = rng.standard_normal((2000, 3))
     >>> b = A @ np.array([1.0, -2.0, 0.5]) + rng.standard_cauchy(2000)
@@ -87,6 +89,8 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
         raise ValueError(f"solver='highs' solves p = 1 only, got p = {p}")
     tol = check_scalar(tol, "tol", low=0.0, low_open=True)
     max_iter = check_int(max_iter, "max_iter", low=1)
+    replace = check_bool(replace, "replace")
+    random_state = check_seed(random_state)   # checked even when no sample is drawn
     engine = engine_of(A, b)
     K = kernels("sampling", engine)
     xp = namespaces(engine)[0]

@@ -9,7 +9,7 @@ sample matrix ``S A`` are ``omega_i^(1/p) a_i``.
 from .._array import Origin, engine_of, kernels, namespaces, to_host
 from .._random import stream_key
 from .._result import Result
-from .._validation import check_array, check_choice, check_int, check_seed
+from .._validation import check_array, check_bool, check_choice, check_int, check_seed
 from ._basis import check_p, nonzero_rows
 from ._leverage import exact_leverage
 from ._lewis import lewis_core
@@ -89,6 +89,7 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
     n, d = A.shape
     m = check_int(m, "m", low=d, high=n)
     seed = check_seed(random_state)
+    replace = check_bool(replace, "replace")
     engine = engine_of(A)
     K = kernels("sampling", engine)
     xp = namespaces(engine)[0]

@@ -28,6 +28,10 @@ EXACT_MAX_ROWS = 5000
 _LEWIS_TOL = 1e-6
 
 
+#: Largest p accepted: the bounds involve r^p and beta^p, which overflow float64 beyond it.
+P_MAX = 100.0
+
+
 def lp_sensitivities(A, p, *, method="lewis", random_state=None):
     """Upper bounds on (or exact values of) the ``l_p`` sensitivities of the rows of ``A``.
 
@@ -36,7 +40,7 @@ def lp_sensitivities(A, p, *, method="lewis", random_state=None):
     A : array-like, shape (n, d)
         Float32/float64 matrix; zero rows get sensitivity 0.
     p : float
-        ``1 <= p < inf``.
+        ``1 <= p <= 100`` (``P_MAX``: larger powers overflow float64).
     method : {'lewis', 'root_leverage', 'wcb', 'exact'}
         ``'lewis'``: ``w_i`` for ``p <= 2`` and ``r^(p/2-1) w_i`` for ``p > 2`` (``w`` the Lewis
         weights, ``r`` the rank); total at most ``r`` resp. ``r^(p/2)``.
@@ -84,6 +88,9 @@ def lp_sensitivities(A, p, *, method="lewis", random_state=None):
     origin = Origin(A)
     A = check_array(A, "A")
     p = check_p(p)
+    if p > P_MAX:   # r^p and beta^p leave the float64 range (wcb at p ~ 700 for r = 3)
+        raise ValueError(f"p must be at most {P_MAX:g} for lp_sensitivities (larger powers "
+                         f"overflow float64; the bounds change little beyond it), got {p:g}")
     method = check_choice(method, "method", {"lewis", "root_leverage", "wcb", "exact"})
     seed = check_seed(random_state)
     engine = engine_of(A)

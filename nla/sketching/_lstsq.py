@@ -265,7 +265,8 @@ def _dask_inputs(A, b):
             raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
     dtype = np.promote_types(np.result_type(A.dtype, b.dtype), np.float32)
     if not is_dask(b):
-        b = da.from_array(check_array(b, "b", ndim=b_ndim), chunks=A.chunks[0])
+        b = check_array(b, "b", ndim=b_ndim)
+        b = da.from_array(b, chunks=(A.chunks[0],) + tuple((k,) for k in b.shape[1:]))
     b = row_chunked(b, "b")
     B = b.reshape(n, -1) if b_ndim == 1 else b
     B = B.rechunk({0: A.chunks[0], 1: -1}).astype(dtype)

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from .._array import Origin, engine_of, is_sparse, kernels
 from .._random import STREAM_GAUSS, STREAM_INDEX, STREAM_SIGN, stream_key
-from .._validation import check_array, check_choice, check_int, check_seed
+from .._validation import check_array, check_choice, check_dtype, check_int, check_seed
 from ._hashing import (STREAM_PERMUTE, STREAM_SAMPLE, permutation_keys, permute_index,
                        permute_params, sparse_sign_entries)
 
@@ -48,9 +48,7 @@ class SketchOperator:
         self.sketch_size = check_int(sketch_size, "sketch_size", low=1)
         self.n = check_int(n, "n", low=1)
         self.seed = check_seed(random_state)
-        if np.dtype(dtype) not in (np.dtype(np.float64), np.dtype(np.float32)):
-            raise TypeError(f"dtype must be float64 or float32, got {np.dtype(dtype)}")
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_dtype(dtype)
 
     @property
     def shape(self):
