@@ -14,6 +14,8 @@ import array_api_compat
 import numpy as np
 import scipy.sparse as sp
 
+from ._dask import is_dask
+
 #: DLPack device types that live in GPU memory (kDLCUDA, kDLCUDAManaged).
 _DLPACK_GPU = (2, 13)
 
@@ -28,7 +30,13 @@ def is_sparse(x):
 
 
 def on_gpu(x):
-    """True when ``x`` lives in CUDA memory (CuPy, CUDA torch tensors, JAX on GPU, ...)."""
+    """True when ``x`` lives in CUDA memory (CuPy, CUDA torch tensors, JAX on GPU, ...).
+
+    A dask array is judged by its ``_meta`` (the kind of its chunks): CuPy or cupyx chunks
+    are device data, so they run through the CuPy kernels chunk by chunk.
+    """
+    if is_dask(x):
+        return on_gpu(x._meta)
     if is_cupy_sparse(x):
         return True
     if isinstance(x, (np.ndarray, np.generic)) or sp.issparse(x):
@@ -128,6 +136,9 @@ class Origin:
         self.device = None
         if isinstance(x, np.ndarray) or sp.issparse(x) or np.isscalar(x) or isinstance(x, (list, tuple)):
             return
+        if is_dask(x):  # drivers build dask results themselves: handed back as they are
+            self.kind = "dask"
+            return
         if is_cupy_sparse(x) or type(x).__module__.split(".")[0] == "cupy":
             self.kind = "cupy"
             return
@@ -140,7 +151,7 @@ class Origin:
 
     def restore(self, result):
         """``result`` (NumPy or CuPy array, or scipy.sparse) in the caller's framework."""
-        if result is None or self.kind in ("numpy", "cupy") or sp.issparse(result) \
+        if result is None or self.kind in ("numpy", "cupy", "dask") or sp.issparse(result) \
                 or is_cupy_sparse(result):
             return result
         xp = self.xp

@@ -9,6 +9,10 @@ global index of the block's first row and the aligned row blocks of each argumen
 * :func:`reduce_rows` for a small result: per-block values tree-summed by dask and computed
   on whatever scheduler is active (a ``dask.distributed`` client included).
 
+Arguments are validated lazily by :func:`check_rows` (shape, chunks, dtype: no compute); each
+per-block function checks its own block's values (NaN/inf) when it runs, so bad data is found
+at compute time with an error naming the argument.
+
 Dask is imported only when a dask array is seen, so ``nla`` never needs it.
 """
 
@@ -43,6 +47,45 @@ def row_chunked(x, name):
     return x
 
 
+def check_rows(x, name, *, ndim=2, dtype=None, sparse=False):
+    """``x`` checked for a row-streaming pass without computing anything.
+
+    :func:`row_chunked`, then the dimensions, the chunk kind (scipy.sparse/cupyx chunks only
+    with ``sparse``) and the dtype: other real dtypes are cast (lazily) to the first of
+    ``dtype`` (default ``(float64, float32)``), as :func:`nla._validation.check_array` does
+    in core. Values (NaN, inf) are left to the per-block functions, which see them at compute
+    time: ``check_array(block, name, min_size=0)``.
+    """
+    from ._array import is_sparse
+    from ._validation import FLOATS
+
+    dtype = FLOATS if dtype is None else dtype
+    x = row_chunked(x, name)
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got a dask array of shape {x.shape}")
+    if is_sparse(x._meta) and not sparse:
+        raise TypeError(f"{name} must be a dense array; sparse input is not supported here")
+    kind = np.dtype(x.dtype).kind
+    if kind == "c":
+        raise ValueError(f"{name} must be real: Complex data not supported (dtype {x.dtype})")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if min(x.shape) < 1:
+        raise ValueError(f"{name} is empty (shape={x.shape})")
+    if x.dtype not in [np.dtype(d) for d in dtype]:
+        x = x.astype(dtype[0])
+    return x
+
+
+def _shared(objects):
+    # Each object one graph key (a dask.delayed), so that a large matrix or vector is sent
+    # once per worker instead of being copied into every task.
+    import dask
+    from dask.delayed import Delayed
+
+    return [o if isinstance(o, Delayed) else dask.delayed(o, pure=True) for o in objects]
+
+
 def row_offsets(x):
     """Global index of the first row of each row chunk of ``x``."""
     return np.concatenate([[0], np.cumsum(x.chunks[0][:-1])]).astype(np.int64)
@@ -61,19 +104,23 @@ def _aligned_blocks(arrays):
     return list(zip(*blocks))
 
 
-def map_rows(func, *arrays, tail=(), dtype=np.float64, meta=None):
-    """Lazy per-row output ``func(row0, *blocks)`` for each row chunk, concatenated.
+def map_rows(func, *arrays, tail=(), dtype=np.float64, meta=None, shared=()):
+    """Lazy per-row output ``func(row0, *blocks, *shared)`` for each row chunk, concatenated.
 
     Parameters
     ----------
     func : callable
-        ``func(row0, *blocks) -> array`` of shape ``(rows of the block,) + tail``.
+        ``func(row0, *blocks, *shared) -> array`` of shape ``(rows of the block,) + tail``.
+        Picklable (a module-level function or a small class) for ``dask.distributed``.
     *arrays : dask arrays
         Row-chunked (see :func:`row_chunked`); later ones are aligned to the first's chunks.
     tail : tuple of int
         Trailing shape of each output block.
     dtype, meta
         Output dtype and dask ``meta`` (for example a CuPy or scipy.sparse empty array).
+    shared : sequence
+        Objects (arrays, matrices, ``dask.delayed`` values) passed whole to every call; each
+        is one key of the graph, sent once to each worker rather than copied into every task.
 
     Returns
     -------
@@ -84,24 +131,27 @@ def map_rows(func, *arrays, tail=(), dtype=np.float64, meta=None):
     import dask.array as da
 
     pieces = []
+    shared = _shared(shared)
     for row0, rows, blocks in zip(row_offsets(arrays[0]), arrays[0].chunks[0],
                                   _aligned_blocks(arrays)):
-        part = dask.delayed(func, pure=True)(int(row0), *blocks)
+        part = dask.delayed(func, pure=True)(int(row0), *blocks, *shared)
         pieces.append(da.from_delayed(part, (rows,) + tuple(tail), dtype=dtype, meta=meta))
     return da.concatenate(pieces, axis=0)
 
 
-def reduce_rows(func, *arrays, shape, dtype=np.float64, meta=None, compute=True):
-    """``sum over row chunks of func(row0, *blocks)``, tree-reduced by dask.
+def reduce_rows(func, *arrays, shape, dtype=np.float64, meta=None, compute=True, shared=()):
+    """``sum over row chunks of func(row0, *blocks, *shared)``, tree-reduced by dask.
 
     Parameters
     ----------
     func : callable
-        ``func(row0, *blocks) -> array`` of the fixed ``shape`` (a small result).
+        ``func(row0, *blocks, *shared) -> array`` of the fixed ``shape`` (a small result).
     *arrays : dask arrays
         Row-chunked; later ones are aligned to the first's chunks.
     shape : tuple of int
         Shape of each block's contribution and of the sum.
+    shared : sequence
+        As in :func:`map_rows`: objects passed whole to every call, one graph key each.
     compute : bool
         Return the computed sum (default) or the lazy dask array.
 
@@ -113,8 +163,9 @@ def reduce_rows(func, *arrays, shape, dtype=np.float64, meta=None, compute=True)
     import dask
     import dask.array as da
 
-    parts = [da.from_delayed(dask.delayed(func, pure=True)(int(row0), *blocks), tuple(shape),
-                             dtype=dtype, meta=meta)
+    shared = _shared(shared)
+    parts = [da.from_delayed(dask.delayed(func, pure=True)(int(row0), *blocks, *shared),
+                             tuple(shape), dtype=dtype, meta=meta)
              for row0, blocks in zip(row_offsets(arrays[0]), _aligned_blocks(arrays))]
     total = da.stack(parts).sum(axis=0)
     return total.compute() if compute else total

@@ -5,7 +5,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from .._array import Origin, engine_of, is_sparse, kernels, to_engine, to_host
+from .._array import Origin, engine_of, is_sparse, kernels, namespaces, to_engine, to_host
+from .._dask import check_rows, is_dask, map_rows
 from .._estimator import (BaseEstimator, DataDimensionalityWarning, TransformerMixin,
                           check_features, check_is_fitted)
 from .._validation import check_array, check_finite, check_int, check_scalar, check_seed
@@ -98,6 +99,12 @@ class SparseRandomProjection(TransformerMixin, BaseEstimator):
     (a Gustavson product when the output is sparse). Both are parallel over samples. float32
     input stays float32. CuPy (or CUDA torch) input runs on the GPU with the same matrix.
 
+    A row-chunked dask array (dense or scipy.sparse/CuPy chunks) is projected chunk by chunk
+    on the active dask scheduler: ``fit`` reads only its shape and dtype, ``transform`` and
+    ``inverse_transform`` return lazy dask arrays with the input's row chunks (CSR chunks for
+    sparse input unless ``dense_output``), equal to the in-core result bit for bit. NaN or inf
+    in a chunk raise ``ValueError`` naming ``X`` when that chunk is computed.
+
     Examples
     --------
     >>> import numpy as np
@@ -105,6 +112,14 @@ class SparseRandomProjection(TransformerMixin, BaseEstimator):
     >>> rp = SparseRandomProjection(n_components=256, random_state=0).fit(X)
     >>> rp.transform(X).shape, round(rp.density_, 4)
     ((100, 256), 0.01)
+
+    On a dask array (here on the default scheduler; a ``dask.distributed`` client works the
+    same), nothing is computed until asked:
+
+    >>> import dask.array as da
+    >>> Y = rp.transform(da.from_array(X, chunks=(30, -1)))
+    >>> Y.chunks[0], bool((Y.compute() == rp.transform(X)).all())
+    ((30, 30, 30, 10), True)
     """
 
     def __init__(self, n_components="auto", *, density="auto", eps=0.1, dense_output=False,
@@ -134,7 +149,8 @@ class SparseRandomProjection(TransformerMixin, BaseEstimator):
         self
         """
         check_features(self, X, reset=True)
-        self._fit(check_array(X, "X", sparse=True))
+        self._fit(check_rows(X, "X", sparse=True) if is_dask(X) else
+                  check_array(X, "X", sparse=True))
         return self
 
     def _fit(self, X):
@@ -193,29 +209,40 @@ class SparseRandomProjection(TransformerMixin, BaseEstimator):
         -------
         array of shape (n_samples, n_components)
             Dense for dense input (in the caller's framework); CSR for sparse input unless
-            ``dense_output``.
+            ``dense_output``. A lazy dask array for dask input.
         """
         check_is_fitted(self, "components_")
         check_features(self, X, reset=False)
+        if is_dask(X):
+            return self._transform_dask(check_rows(X, "X", sparse=True))
         origin = Origin(X)
         X = check_array(X, "X", sparse=True, finite=is_sparse(X))
         return origin.restore(self._transform(X))
 
     def _transform(self, X):
         engine = engine_of(X)
-        K = kernels("random_projection", engine)
         R, components = self._generate(engine, X.dtype)
-        if hasattr(X, "tocsr"):
-            return K.project_sparse(X, R, bool(self.dense_output))
-        # Dense X is checked for NaN/inf by the projection pass itself (saves a read of X).
-        out, finite = K.project_dense(X, components)
-        if not finite:
-            check_finite(X, "X")  # raises for NaN/inf; otherwise a sum merely overflowed
-        return out
+        return _ProjectRows(engine, R, components, self.dense_output).project(X)
+
+    def _transform_dask(self, X):
+        # One task per row chunk, all sharing the one seeded matrix (one graph key).
+        engine = engine_of(X)
+        R, components = self._generate(engine, X.dtype)
+        k = self.n_components_
+        xp, sparse = namespaces(engine)
+        sparse_out = is_sparse(X._meta) and not self.dense_output
+        meta = (sparse.csr_matrix((0, k), dtype=X.dtype) if sparse_out
+                else xp.empty((0, k), dtype=X.dtype))
+        return map_rows(_ProjectRows(engine, None, None, self.dense_output), X, tail=(k,),
+                        dtype=X.dtype, meta=meta, shared=(R, components))
 
     def fit_transform(self, X, y=None):
         """``fit(X).transform(X)``, validating ``X`` once."""
         check_features(self, X, reset=True)
+        if is_dask(X):
+            X = check_rows(X, "X", sparse=True)
+            self._fit(X)
+            return self._transform_dask(X)
         origin = Origin(X)
         X = check_array(X, "X", sparse=True, finite=is_sparse(X))
         self._fit(X)
@@ -231,24 +258,68 @@ class SparseRandomProjection(TransformerMixin, BaseEstimator):
         Returns
         -------
         array of shape (n_samples, n_features)
-            Dense, in the caller's framework and on its device (computed on the host).
+            Dense, in the caller's framework and on its device (computed on the host). A lazy
+            dask array, row by row, for dask input.
         """
         check_is_fitted(self, "components_")
-        origin = Origin(X)
-        X = check_array(X, "X", sparse=True)
+        on_dask = is_dask(X)
+        origin = None if on_dask else Origin(X)
+        X = check_rows(X, "X", sparse=True) if on_dask else check_array(X, "X", sparse=True)
         if X.shape[1] != self.n_components_:
             raise ValueError(f"X has {X.shape[1]} columns, expected n_components_="
                              f"{self.n_components_}")
         inverse = getattr(self, "inverse_components_", None)
         if inverse is None:
             inverse = np.linalg.pinv(self.components_.toarray())
-        X = to_host(X)
-        out = X @ inverse.T
-        out = np.asarray(out.toarray() if sp.issparse(out) else out)
-        return origin.restore(to_engine(out, origin.engine))
+        if on_dask:
+            engine = engine_of(X)
+            dtype = np.result_type(X.dtype, inverse.dtype)
+            meta = namespaces(engine)[0].empty((0, self.n_features_in_), dtype=dtype)
+            return map_rows(_inverse_rows, X, tail=(self.n_features_in_,), dtype=dtype,
+                            meta=meta, shared=(inverse, engine))
+        return origin.restore(_inverse(X, inverse, origin.engine))
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names ``sparserandomprojection0, ...``."""
         check_is_fitted(self, "components_")
         return np.asarray([f"sparserandomprojection{i}" for i in range(self.n_components_)],
                           dtype=object)
+
+
+class _ProjectRows:
+    """``X @ R`` for one block of rows (the whole of an in-core ``X``, or one dask chunk).
+
+    A small picklable class: on dask it runs on the workers, with ``R`` and its transpose
+    passed as shared graph keys and each chunk's values checked there (NaN/inf name ``X``).
+    """
+
+    def __init__(self, engine, R, components, dense_output):
+        self.engine, self.R, self.components = engine, R, components
+        self.dense_output = bool(dense_output)
+
+    def __call__(self, row0, block, R, components):
+        X = check_array(block, "X", sparse=True, finite=is_sparse(block), min_size=0)
+        return _ProjectRows(self.engine, R, components, self.dense_output).project(X)
+
+    def project(self, X):
+        K = kernels("random_projection", self.engine)
+        if hasattr(X, "tocsr"):
+            return K.project_sparse(X, self.R, self.dense_output)
+        # Dense X is checked for NaN/inf by the projection pass itself (saves a read of X).
+        out, finite = K.project_dense(X, self.components)
+        if not finite:
+            check_finite(X, "X")  # raises for NaN/inf; otherwise a sum merely overflowed
+        return out
+
+
+def _inverse_rows(row0, block, inverse, engine):
+    # One dask chunk: its values checked here, at compute time.
+    return _inverse(check_array(block, "X", sparse=True, min_size=0), inverse, engine)
+
+
+def _inverse(X, inverse, engine):
+    # Rows of X @ pinv(components_).T, computed on the host, returned on X's engine.
+    X = to_host(X)
+    out = X @ inverse.T
+    out = np.asarray(out.toarray() if sp.issparse(out) else out)
+    return to_engine(out, engine)

@@ -1,0 +1,204 @@
+"""Random projection, FastRP and embedding_distortion on row-chunked dask arrays, on the
+session's real dask.distributed LocalCluster (2 worker processes): equal to the in-core
+results for several chunkings (uneven ones included), lazy, each input chunk read once per
+pass, bad input found (NaN/inf at compute time, naming the argument), and dask arrays of
+CuPy chunks routed through the GPU kernels (their CPU twins here)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import nla
+from nla._array import Origin, engine_of
+from nla.random_projection import SparseRandomProjection
+
+dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
+pytest.importorskip("dask.distributed")
+
+# Chunk sizes (or explicit chunks) along the rows, for 300-row inputs: even, uneven, ragged.
+CHUNKINGS = [100, (70, 130, 1, 99), 37]
+
+
+@pytest.fixture
+def client(dask_client):
+    return dask_client  # the session's LocalCluster (tests/conftest.py)
+
+
+def chunked(x, rows, sparse=False):
+    out = da.from_array(x, chunks=(rows, -1) if x.ndim == 2 else (rows,))
+    return out.map_blocks(sp.csr_matrix, dtype=x.dtype) if sparse else out
+
+
+def _sparse_data(rng, n, D, density=0.3, dtype=np.float64):
+    X = rng.standard_normal((n, D)).astype(dtype)
+    X[rng.random(X.shape) >= density] = 0.0
+    return X
+
+
+class _Counter:
+    """A dask source that counts how often each chunk is produced (synchronous scheduler)."""
+
+    def __init__(self, X, rows):
+        self.X, self.calls = X, []
+        self.array = da.from_array(X, chunks=(rows, -1)).map_blocks(self._read, dtype=X.dtype)
+
+    def _read(self, block, block_info=None):
+        self.calls.append(block_info[0]["chunk-location"][0])
+        return block
+
+
+# ---------------------------------------------------------------- SparseRandomProjection
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_projection_dense_chunks_equal_in_core(client, rng, seed, dtype):
+    # Each output row is the same ordered sum in any chunking: equal bit for bit.
+    X = _sparse_data(rng, 300, 700, 0.6, dtype)
+    rp = SparseRandomProjection(48, random_state=seed).fit(X)
+    ref = rp.transform(X)
+    for rows in CHUNKINGS:
+        D = chunked(X, rows)
+        lazy = SparseRandomProjection(48, random_state=seed).fit(D)
+        assert (lazy.components_ != rp.components_).nnz == 0 and lazy.n_features_in_ == 700
+        Y = lazy.transform(D)
+        assert isinstance(Y, da.Array) and Y.chunks[0] == D.chunks[0] and Y.dtype == dtype
+        out = Y.compute()
+        assert isinstance(out, np.ndarray) and out.dtype == dtype
+        np.testing.assert_array_equal(out, ref)
+        np.testing.assert_array_equal(lazy.fit_transform(D).compute(), ref)
+
+
+def test_projection_sparse_chunks_equal_in_core(client, rng, seed):
+    X = _sparse_data(rng, 300, 500, 0.1)
+    rp = SparseRandomProjection(40, density=0.2, random_state=seed).fit(X)
+    ref_sparse, ref_dense = rp.transform(sp.csr_matrix(X)), rp.transform(X)
+    for rows in CHUNKINGS:
+        D = chunked(X, rows, sparse=True)
+        Y = rp.transform(D)
+        assert sp.issparse(Y._meta) and Y.chunks[0] == D.chunks[0]
+        out = Y.compute()
+        assert sp.issparse(out) and out.format == "csr" and (out != ref_sparse).nnz == 0
+        np.testing.assert_array_equal(out.toarray(), ref_sparse.toarray())
+        dense = rp.set_params(dense_output=True).transform(D)
+        rp.set_params(dense_output=False)
+        assert isinstance(dense._meta, np.ndarray)
+        np.testing.assert_array_equal(dense.compute(), ref_dense)
+
+
+def test_inverse_transform_is_lazy_per_row(client, rng, seed):
+    X = rng.standard_normal((300, 60))
+    rp = SparseRandomProjection(20, density=0.5, random_state=seed).fit(X)
+    Y = rp.transform(X)
+    ref = rp.inverse_transform(Y)
+    for rows in CHUNKINGS:
+        back = rp.inverse_transform(chunked(Y, rows))
+        assert isinstance(back, da.Array) and back.shape == (300, 60)
+        assert back.chunks == (chunked(Y, rows).chunks[0], (60,))
+        # BLAS may block a product differently for different row counts: 1e-12 relative
+        np.testing.assert_allclose(back.compute(), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    Yb = Y.copy()
+    Yb[5, 3] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        rp.inverse_transform(chunked(Yb, 100)).compute()
+    with pytest.raises(ValueError, match="columns"):
+        rp.inverse_transform(chunked(X, 100))
+
+
+def test_projection_is_lazy_and_reads_each_chunk_once(rng, seed):
+    # Synchronous scheduler: the counting source runs in this process.
+    X = rng.standard_normal((300, 80))
+    source = _Counter(X, 70)
+    with dask.config.set(scheduler="sync"):
+        rp = SparseRandomProjection(16, random_state=seed).fit(source.array)
+        Y = rp.transform(source.array)
+        Z = rp.fit_transform(source.array)
+        assert source.calls == []    # fit, transform, fit_transform: nothing computed yet
+        out = Y.compute()
+        assert sorted(source.calls) == list(range(5))   # each of the 5 chunks read once
+        source.calls.clear()
+        Z.compute()
+        assert sorted(source.calls) == list(range(5))
+    np.testing.assert_array_equal(out, rp.transform(X))
+
+
+def test_projection_bad_input(client, rng, seed):
+    X = rng.standard_normal((300, 90))
+    rp = SparseRandomProjection(12, random_state=seed).fit(X)
+    ref = rp.transform(X)
+    by_columns = da.from_array(X, chunks=(100, 30))
+    with pytest.warns(UserWarning, match="X is chunked across columns"):
+        Y = rp.transform(by_columns)
+    np.testing.assert_array_equal(Y.compute(), ref)
+    unknown = chunked(X, 100)[chunked(X[:, 0], 100) > -10.0]   # NaN chunk sizes
+    for call in (rp.transform, rp.fit, rp.fit_transform):
+        with pytest.raises(ValueError, match=r"X has unknown chunk sizes"):
+            call(unknown)
+    for bad in (np.nan, np.inf, -np.inf):
+        Xb = X.copy()
+        Xb[rng.integers(300), rng.integers(90)] = bad
+        lazy = rp.transform(chunked(Xb, 70))  # building the graph reads nothing
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            lazy.compute()
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            rp.transform(chunked(Xb, 70, sparse=True)).compute()
+    np.testing.assert_array_equal(rp.transform(chunked(X, 70)).compute(), ref)  # workers live
+    with pytest.raises(ValueError, match="X has 80 features"):
+        rp.transform(chunked(X[:, :80], 100))
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        rp.transform(chunked(X[:, 0], 100))
+    with pytest.raises(ValueError, match="Complex"):
+        rp.transform(chunked(X + 1j, 100))
+    with pytest.raises(TypeError, match="real numbers"):
+        rp.transform(chunked(X.astype(str), 100))
+    ints = rng.integers(-5, 5, (300, 90))
+    lazy = rp.transform(chunked(ints, 100))   # cast to float64 lazily, as check_array does
+    assert lazy.dtype == np.float64
+    np.testing.assert_array_equal(lazy.compute(), rp.transform(ints))
+
+
+# ------------------------------------------------------------------------ the array layer
+
+class _DeviceMeta:
+    """Stands for a CuPy chunk: an object in CUDA memory as far as nla._array can tell."""
+
+    __cuda_array_interface__ = {}
+
+
+def test_engine_of_reads_a_dask_arrays_chunks():
+    X = da.from_array(np.ones((6, 3)), chunks=(2, -1))
+    S = X.map_blocks(sp.csr_matrix)
+    assert engine_of(X) == engine_of(S) == "cpu"
+    G = X.copy()
+    G._meta = _DeviceMeta()
+    assert engine_of(G) == "gpu"
+    with pytest.raises(ValueError, match="mix host"):
+        engine_of(X, G)
+    assert Origin(X).restore(X) is X   # dask results are handed back as built
+
+
+def test_dask_of_device_chunks_runs_the_gpu_kernels(gpu_twin, monkeypatch, rng, seed):
+    # The GPU module's array code (NumPy standing in for CuPy) chunk by chunk, in process.
+    import nla.random_projection._sparse_rp as driver
+
+    twin = gpu_twin("random_projection")
+    real = driver.kernels
+    used = []
+
+    def kernels(area, engine):
+        used.append(engine)
+        return twin if engine == "gpu" else real(area, engine)
+
+    X = _sparse_data(rng, 300, 400, 0.5)
+    rp = SparseRandomProjection(24, random_state=seed).fit(X)
+    ref, ref_sparse = rp.transform(X), rp.transform(sp.csr_matrix(X))
+    monkeypatch.setattr(driver, "kernels", kernels)
+    monkeypatch.setattr(driver, "engine_of", lambda *a: "gpu")
+    with dask.config.set(scheduler="sync"):
+        out = rp.transform(chunked(X, (70, 130, 1, 99))).compute()
+        out_sparse = rp.transform(chunked(X, 37, sparse=True)).compute()
+    assert set(used) == {"gpu"}
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(out_sparse.toarray(), ref_sparse.toarray(), rtol=1e-12,
+                               atol=1e-12 * np.abs(ref).max())
