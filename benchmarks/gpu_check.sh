@@ -16,7 +16,7 @@ if [ "${1:-}" = "wheels" ]; then
     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation cp --platform manylinux2014_x86_64 --platform any -d .whl \
         tensorly array-api-compat "dask[array,distributed]" distributed partd locket \
-        tblib zict tornado sortedcontainers
+        tblib zict tornado sortedcontainers pytest-timeout
     exit
 fi
 
@@ -40,7 +40,8 @@ for name in ("numpy", "scipy", "numba", "cupy", "torch", "sklearn", "tensorly", 
         print(f"{name}: not available ({type(exc).__name__})")
 PY
     echo "## tests/gpu"
-    timeout 270 python3 -m pytest tests/gpu -q -p no:cacheprovider -x --timeout 150
+    per_test=$(python3 -c "import pytest_timeout" 2>/dev/null && echo "--timeout 150")
+    timeout 270 python3 -m pytest tests/gpu -q -p no:cacheprovider -x $per_test
     echo "## engines: GPU (CuPy) against CPU (Numba, all cores), same inputs"
     timeout 120 python3 benchmarks/benchmarks/bench_gpu.py
     echo "## GPU peers: nla on the GPU against what a GPU user would call instead"

@@ -22,6 +22,12 @@ Surprise's excludes building its trainset).
 At ``NLA_BENCH_SCALE`` < 1 (the CI smoke run) only u2 runs, with a two-point grid and
 without SVD++ (10-20 s per fold). ``python benchmarks/benchmarks/bench_completion.py
 movielens`` prints the table of the docs.
+
+``RatingLikeSynthetic``: the issue's scale check, a 100,000 x 20,000 rating-like matrix with
+10M observations (rank 10 + user and item offsets + noise, rounded and clipped to 1..5 stars;
+times ``NLA_BENCH_SCALE``), fitted with ``biases=True``. Timed: seconds per sweep (difference
+of a 6-sweep and a 2-sweep fit, so the spectral initialization cancels) and peak memory of
+the fit. ``python benchmarks/benchmarks/bench_completion.py synthetic`` prints both.
 """
 
 import time
@@ -30,13 +36,14 @@ import numpy as np
 
 from nla._threads import one_blas_thread
 from nla.completion import _kernels, _movielens
+from nla.completion import AltMinCompleter
 from nla.completion._altmin import sweep
 from nla.completion._observed import Observations
 
 try:
-    from ._common import SCALE
+    from ._common import SCALE, best_seconds, scaled
 except ImportError:  # run as a script from this folder
-    from _common import SCALE
+    from _common import SCALE, best_seconds, scaled
 
 M = N = int(20_000 * SCALE)
 NNZ = int(2_000_000 * SCALE)
@@ -208,6 +215,63 @@ class MovieLensFolds:
         _movielens.fit(self.final, self.train)
 
 
+SYN_M, SYN_N, SYN_NNZ = scaled(100_000), scaled(20_000), scaled(10_000_000)
+
+
+def rating_like(m=SYN_M, n=SYN_N, nnz=SYN_NNZ, rank=10, seed=0):
+    """``((rows, cols, stars), shape)``: low rank + offsets + noise, rounded to 1..5 stars."""
+    rng = np.random.default_rng(seed)
+    lin = np.unique(rng.integers(0, m * n, int(nnz * 1.1) + 10))  # distinct entries, then
+    lin = np.sort(rng.choice(lin, min(nnz, lin.size), replace=False))  # an unbiased subset
+    rows, cols = (lin // n).astype(np.int32), (lin % n).astype(np.int32)
+    U = rng.standard_normal((m, rank)) * (0.5 / np.sqrt(rank))
+    V = rng.standard_normal((n, rank))
+    values = (3.5 + 0.4 * rng.standard_normal(m)[rows] + 0.6 * rng.standard_normal(n)[cols]
+              + np.einsum("ij,ij->i", U[rows], V[cols]) + 0.8 * rng.standard_normal(rows.size))
+    return (rows, cols, np.clip(np.rint(values), 1, 5)), (m, n)
+
+
+def synthetic_fit(data, sweeps, rank=10):
+    est = AltMinCompleter(rank, biases=True, reg=0.05, solver="cholesky", value_range=(1, 5),
+                          max_iter=sweeps, tol=0, random_state=0)
+    return est.fit(data[0], shape=data[1])
+
+
+class RatingLikeSynthetic:
+    """Biased AltMin on the issue's 100,000 x 20,000 / 10M-observation rating-like matrix."""
+
+    timeout = 1800
+
+    def setup_cache(self):
+        data = rating_like()
+        synthetic_fit(data, 1)   # compile outside the timings
+        (two, _), (six, _) = (best_seconds(lambda s=s: synthetic_fit(data, s), 1)
+                              for s in (2, 6))
+        return data, (six - two) / 4
+
+    def track_seconds_per_sweep(self, cache):
+        return cache[1]
+
+    track_seconds_per_sweep.unit = "seconds"
+
+    def peakmem_fit_six_sweeps(self, cache):
+        synthetic_fit(cache[0], 6)
+
+
+def _synthetic_table():
+    import resource
+
+    data = rating_like()
+    synthetic_fit(data, 1)
+    (two, _), (six, est) = (best_seconds(lambda s=s: synthetic_fit(data, s), 1) for s in (2, 6))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    rows, cols, stars = data[0]
+    rmse = float(np.sqrt(np.mean((est.predict(rows, cols) - stars) ** 2)))
+    print(f"{SYN_M} x {SYN_N}, {stars.size} observations, rank 10, biases: 2 sweeps {two:.1f} s, "
+          f"6 sweeps {six:.1f} s, {(six - two) / 4:.2f} s per sweep, peak RSS {peak:.2f} GB, "
+          f"training RMSE {rmse:.3f}")
+
+
 def _movielens_table():
     print("fold  pick (rank, reg, sweeps)  nla RMSE  SVD RMSE  SVD++ RMSE  nla fit s  SVD fit s"
           "  SVD/nla  SVD++ fit s")
@@ -272,5 +336,7 @@ if __name__ == "__main__":
 
     if sys.argv[1:] == ["movielens"]:
         _movielens_table()
+    elif sys.argv[1:] == ["synthetic"]:
+        _synthetic_table()
     else:
         _ratios(ks=tuple(int(a) for a in sys.argv[1:]) or (16, 32, 64, 128))
