@@ -281,3 +281,35 @@ def test_lstsq_twin_engine_matches(gpu_twin, rng, seed, monkeypatch):
     for m, r in ref.items():
         twin = nla.lstsq(A, b, method=m, sketch="srht", sketch_size=200, random_state=seed)
         np.testing.assert_allclose(twin.x, r.x, rtol=1e-10, atol=1e-12)
+
+
+def test_lstsq_twin_engine_auto_paths(gpu_twin, rng, seed, monkeypatch):
+    # 'auto' through the CuPy kernels' array code: each of its three paths (normal equations,
+    # Cholesky-QR with the blocked Gram/residual passes in R^-1 coordinates, the rank-deficient
+    # fallback) picks the same method and gives the Numba engine's x (both to working accuracy,
+    # so to about eps * cond of each other), dense and sparse.
+    import scipy.sparse as sp
+
+    mod = gpu_twin("sketching")
+    import nla.sketching._lstsq as drv
+    import nla.sketching._operators as ops
+
+    n, d = 3000, 8
+    well = rng.standard_normal((n, d)) * np.logspace(0, 3, d)
+    ill = conditioned(rng, n, d, 1e7)
+    deficient = rng.standard_normal((n, d))
+    deficient[:, 4] = 3.0 * deficient[:, 1]
+    cases = [(well, "normal_refined", 1e-12), (ill, "cholesky_qr", 1e-8),
+             (deficient, "precondition", 1e-9), (sp.random(n, d, density=0.3, format="csr",
+                                                        random_state=rng), "normal_refined", 1e-12)]
+    b = rng.standard_normal(n)
+    with pytest.warns(RankDeficientWarning):
+        ref = [nla.lstsq(A, b, random_state=seed) for A, _, _ in cases]
+    monkeypatch.setattr(drv, "kernels", lambda area, engine: mod)
+    monkeypatch.setattr(ops, "kernels", lambda area, engine: mod)
+    with pytest.warns(RankDeficientWarning):
+        twins = [nla.lstsq(A, b, random_state=seed) for A, _, _ in cases]
+    for (A, method, tol), r, t in zip(cases, ref, twins):
+        assert r.method == t.method == method, (r.note, t.note)
+        np.testing.assert_allclose(t.x, r.x, rtol=tol, atol=tol * np.abs(r.x).max())
+        assert abs(t.residual_norm - r.residual_norm) <= 1e-12 * r.residual_norm

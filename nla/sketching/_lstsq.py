@@ -150,7 +150,9 @@ def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=
     >>> res = nla.lstsq(A, b)
     >>> bool(np.allclose(res.x, x_ref, rtol=1e-12, atol=0)), res.method
     (True, 'normal_refined')
-    >>> res = nla.lstsq(A * np.logspace(0, 8, 10), b, random_state=0)
+    >>> V = np.linalg.qr(rng.standard_normal((10, 10)))[0]  # cond 1e8 in mixed columns:
+    >>> A8 = (np.linalg.qr(A)[0] * np.logspace(0, -8, 10)) @ V.T  # no column scaling helps
+    >>> res = nla.lstsq(A8, b, random_state=0)
     >>> res.method, res.converged
     ('cholesky_qr', True)
     >>> res = nla.lstsq(A, b, method="sketch", eps=0.5, random_state=0)
