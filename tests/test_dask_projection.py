@@ -38,12 +38,25 @@ def _sparse_data(rng, n, D, density=0.3, dtype=np.float64):
     return X
 
 
+def _graph(rng, n, p, directed=False):
+    # Weighted, with an isolated node and (directed) sinks: the degree-0 rows are exercised.
+    S = sp.random(n, n, density=p, random_state=int(rng.integers(2**31)), format="csr",
+                  data_rvs=lambda k: rng.uniform(0.5, 2.0, k))
+    S = S if directed else (sp.triu(S, 1) + sp.triu(S, 1).T).tocsr()
+    S = S.tolil()
+    S[7, :] = 0
+    S[:, 7] = 0
+    return S.tocsr()
+
+
 class _Counter:
     """A dask source that counts how often each chunk is produced (synchronous scheduler)."""
 
-    def __init__(self, X, rows):
+    def __init__(self, X, rows, sparse=False):
         self.X, self.calls = X, []
         self.array = da.from_array(X, chunks=(rows, -1)).map_blocks(self._read, dtype=X.dtype)
+        if sparse:
+            self.array = self.array.map_blocks(sp.csr_matrix, dtype=X.dtype)
 
     def _read(self, block, block_info=None):
         self.calls.append(block_info[0]["chunk-location"][0])
@@ -156,6 +169,108 @@ def test_projection_bad_input(client, rng, seed):
     lazy = rp.transform(chunked(ints, 100))   # cast to float64 lazily, as check_array does
     assert lazy.dtype == np.float64
     np.testing.assert_array_equal(lazy.compute(), rp.transform(ints))
+
+
+# --------------------------------------------------------------------------------- FastRP
+
+@pytest.mark.parametrize("direction", ["out", "in", "symmetrize"])
+def test_fastrp_chunkings_equal_in_core(client, rng, seed, direction):
+    S = _graph(rng, 300, 0.03, directed=direction != "out")
+    plain = dict(dim=16, weights=(0.5, 0.0, 1.0), beta=-0.4, self_weight=0.3,
+                 direction=direction, random_state=seed, standardize=False, dtype=np.float64)
+    ref = nla.fastrp(S, **plain)
+    ref_z = nla.fastrp(S, **{**plain, "standardize": True})
+    ref_32 = nla.fastrp(S, **{**plain, "standardize": True, "dtype": np.float32})
+    for rows in CHUNKINGS:
+        D = chunked(S.toarray(), rows, sparse=True)
+        E = nla.fastrp(D, **plain)
+        assert isinstance(E, da.Array) and E.chunks == (D.chunks[0], (16,))
+        np.testing.assert_array_equal(E.compute(), ref)  # each row: the in-core operations
+        # standardize sums the columns over the chunks in another order: 1e-12 relative
+        Z = nla.fastrp(D, **{**plain, "standardize": True}).compute()
+        np.testing.assert_allclose(Z, ref_z, rtol=0, atol=1e-12 * np.abs(ref_z).max())
+        # float32: the float64 z-score rounded once, so at most one float32 rounding apart
+        Z32 = nla.fastrp(D, **{**plain, "standardize": True, "dtype": np.float32}).compute()
+        assert Z32.dtype == np.float32
+        np.testing.assert_allclose(Z32, ref_32, rtol=2.0**-23,
+                                   atol=1e-12 * np.abs(ref_32).max())
+    dense = nla.fastrp(chunked(S.toarray(), 80), **plain)   # dense chunks are accepted too
+    np.testing.assert_array_equal(dense.compute(), ref)
+
+
+def test_fastrp_defaults_and_passes(rng, seed):
+    # Synchronous scheduler, counting source: the call makes one pass (the degrees), the
+    # embedding is lazy and its computation one more pass; q powers = q tasks per chunk.
+    S = _graph(rng, 300, 0.03)
+    source = _Counter(S.toarray(), 70, sparse=True)
+    ref = nla.fastrp(S, random_state=seed)
+    with dask.config.set(scheduler="sync"):
+        E = nla.fastrp(source.array, random_state=seed)
+        assert sorted(source.calls) == list(range(5))
+        source.calls.clear()
+        plain = nla.fastrp(source.array, random_state=seed, standardize=False)
+        source.calls.clear()
+        powers = [k for k in dict(plain.__dask_graph__()) if str(k).startswith("_step")]
+        assert len(powers) == 3 * 5   # weights (0, 0, 1, 1): 3 propagations after A LR
+        out = E.compute()
+        assert sorted(source.calls) == list(range(5))
+    assert out.shape == (300, 128) and out.dtype == np.float32
+    np.testing.assert_allclose(out, ref, rtol=2.0**-23, atol=1e-12 * np.abs(ref).max())
+
+
+def test_fastrp_bad_adjacency(client, rng, seed):
+    S = _graph(rng, 200, 0.05)
+    X = S.toarray()
+    with pytest.raises(ValueError, match="adjacency must be square"):
+        nla.fastrp(chunked(X[:, :150], 50, sparse=True))
+    for bad in (np.nan, np.inf):
+        Xb = X.copy()
+        Xb[150, 3] = bad   # found by the degree pass, at the call
+        with pytest.raises(ValueError, match="adjacency contains NaN or infinity"):
+            nla.fastrp(chunked(Xb, 50, sparse=True), random_state=seed)
+    Xn = X.copy()
+    Xn[120, 4] = -1.0
+    with pytest.raises(ValueError, match="negative weights"):
+        nla.fastrp(chunked(Xn, 50, sparse=True), random_state=seed)
+    with pytest.raises(ValueError, match="adjacency has unknown chunk sizes"):
+        D = chunked(X, 50)
+        nla.fastrp(D[chunked(X[:, 0], 50) >= 0])
+    with pytest.warns(UserWarning, match="adjacency is chunked across columns"):
+        E = nla.fastrp(da.from_array(X, chunks=(50, 100)), dim=8, random_state=seed)
+    np.testing.assert_array_equal(E.compute(), nla.fastrp(S, dim=8, random_state=seed))
+    # overflow: found when the embedding is computed, as in core
+    huge = dict(dim=8, weights=(3e38,), self_weight=3e38, s=1.0, normalize=False,
+                standardize=False, random_state=seed)
+    with pytest.raises(FloatingPointError, match="overflows float32"):
+        nla.fastrp(S, **huge)
+    lazy = nla.fastrp(chunked(X, 50, sparse=True), **huge)
+    with pytest.raises(FloatingPointError, match="overflows float32"):
+        lazy.compute()
+
+
+def test_fastrp_dask_through_the_gpu_kernels(gpu_twin, monkeypatch, rng, seed):
+    import nla.random_projection._fastrp as driver
+    import nla.random_projection._fastrp_dask as on_dask
+
+    twin = gpu_twin("random_projection")
+    real = driver.kernels
+    used = []
+
+    def kernels(area, engine):
+        used.append(engine)
+        return twin if engine == "gpu" else real(area, engine)
+
+    S = _graph(rng, 300, 0.03, directed=True)
+    kw = dict(dim=16, weights=(1.0, 1.0, 1.0), self_weight=0.5, direction="symmetrize",
+              random_state=seed, dtype=np.float64)
+    ref = nla.fastrp(S, **kw)
+    for module in (driver, on_dask):
+        monkeypatch.setattr(module, "kernels", kernels)
+    monkeypatch.setattr(driver, "engine_of", lambda *a: "gpu")
+    with dask.config.set(scheduler="sync"):
+        out = nla.fastrp(chunked(S.toarray(), (70, 130, 1, 99), sparse=True), **kw).compute()
+    assert set(used) == {"gpu"}
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
 
 
 # ------------------------------------------------------------------------ the array layer

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._array import Origin, engine_of, kernels, namespaces
+from .._dask import check_rows, is_dask
 from .._validation import (check_array, check_bool, check_choice, check_dtype, check_int,
                            check_scalar, check_seed, unit_scale)
 
@@ -26,7 +27,8 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     ----------
     adjacency : sparse matrix or array of shape (n, n)
         Nonnegative edge weights; ``adjacency[i, j]`` is the edge from ``i`` to ``j``.
-        SciPy sparse (any format), dense arrays, or CuPy/cupyx on the GPU.
+        SciPy sparse (any format), dense arrays, CuPy/cupyx on the GPU, or a dask array
+        chunked by rows (CSR chunks, or dense, SciPy or CuPy ones).
     dim : int
         Embedding dimension.
     weights : sequence of float
@@ -59,7 +61,8 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     Returns
     -------
     array of shape (n, dim)
-        In the caller's framework and on its device.
+        In the caller's framework and on its device; for a dask ``adjacency`` a lazy dask
+        array with its row chunks.
 
     Notes
     -----
@@ -69,6 +72,13 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     * Self loops are kept as stored: they add to the degree and to ``A[i, i]``.
     * Weighted graphs use the weighted degree, as in the paper (Neo4j divides by the edge
       count instead).
+    * On dask, the degrees are computed at the call (one pass over the chunks, which also
+      checks them: NaN/inf or negative weights raise here, naming ``adjacency``); the
+      embedding is lazy. Each power is one task per row chunk, ``A[rows] @ N`` with the
+      whole previous ``n x dim`` power ``N`` (one graph key, sent once to each worker: it
+      must fit a worker's memory, as must the whole ``adjacency`` for ``direction='in'`` or
+      ``'symmetrize'``, which transpose it block by block). The result equals the in-core
+      one up to the order of the column sums of ``standardize`` (bitwise without it).
 
     Examples
     --------
@@ -93,20 +103,14 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     if standardize:   # the z-score removes the weights' common scale: divide it out (exactly)
         unit = unit_scale(max(max(abs(w) for w in weights), abs(self_weight)))
         weights, self_weight = tuple(w / unit for w in weights), self_weight / unit
-    S = check_array(adjacency, "adjacency", sparse=True, dtype=(np.float64,))
+    on_dask = is_dask(adjacency)
+    S = (check_rows if on_dask else check_array)(adjacency, "adjacency", sparse=True,
+                                                 dtype=(np.float64,))
     n = S.shape[0]
     if S.shape[0] != S.shape[1]:
         raise ValueError(f"adjacency must be square, got shape {S.shape}")
     engine = engine_of(S)
     xp, sparse = namespaces(engine)
-    S = sparse.csr_matrix(S)
-    if bool((S.data < 0).any()):
-        raise ValueError("adjacency has negative weights; FastRP averages over neighbours and "
-                         "needs nonnegative weights")
-    if direction == "in":
-        S = S.T.tocsr()
-    elif direction == "symmetrize":
-        S = (S + S.T).tocsr()
     if isinstance(s, str) and s == "auto":
         low_powers_unused = not any(weights[:2]) and self_weight == 0
         s = np.sqrt(n) if low_powers_unused else 3.0
@@ -114,23 +118,22 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
         s = check_scalar(s, "s", low=1.0)
     seed = check_seed(random_state)
     K = kernels("random_projection", engine)
+    overflow = (f"fastrp: the embedding overflows {dtype.name} (weights {tuple(weights)}, "
+                f"self_weight {self_weight:g}, beta {beta:g}); use smaller weights/self_weight "
+                f"or |beta|, normalize=True, standardize=True or dtype=float64")
+    if on_dask:
+        from ._fastrp_dask import Propagation
 
-    deg = xp.asarray(S.sum(axis=1)).ravel()
-    positive = deg > 0
-    inv_deg = xp.where(positive, 1.0 / xp.where(positive, deg, 1.0), 0.0)
+        run = Propagation(S, direction, engine)
+        inv_deg, ell = degree_scaling(run.degrees(), beta, normalize, dtype, xp)
+        return run.embedding(inv_deg, ell, seed, dim, 1.0 / s, weights, self_weight,
+                             normalize, standardize, dtype, overflow)
+
+    S = oriented(checked_adjacency(S, sparse), direction)
+    inv_deg, ell = degree_scaling(xp.asarray(S.sum(axis=1)).ravel(), beta, normalize, dtype,
+                                  xp)
     A = K.scale_rows(S, inv_deg, dtype)
-    with np.errstate(over="ignore", under="ignore"):
-        ell = xp.where(positive, (xp.where(positive, deg, 1.0) / deg.sum()) ** beta, 0.0)
-        if normalize and beta != 0 and not _fits(ell, dtype, xp):
-            # Row normalization cancels the common scale of L: (deg / deg.sum())^beta for a
-            # large |beta| is taken relative to its largest entry, in logs, so it stays finite.
-            log_ell = beta * xp.log(xp.where(positive, deg, 1.0) / deg.sum())
-            top = float(xp.where(positive, log_ell, -np.inf).max())
-            ell = xp.where(positive, xp.exp(log_ell - top), 0.0)
-    # Row j of R has Binomial(dim, 1/s) entries +-1; the 1/sqrt scaling is irrelevant under
-    # normalization and kept out so that normalize=False gives exactly M R.
-    R = K.generate(seed, n, dim, 1.0 / s, 1.0, dtype)
-    LR = K.scale_rows(R, ell, dtype)
+    LR = seeded_rows(K, seed, n, dim, 1.0 / s, ell, dtype)
 
     acc = xp.zeros((n, dim), dtype=dtype)
     if self_weight:
@@ -143,13 +146,50 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
         N, spare = K.propagate(A, N, spare, acc, w, normalize), N
     del N, spare
     if not bool(xp.isfinite(acc).all()):
-        raise FloatingPointError(
-            f"fastrp: the embedding overflows {dtype.name} (weights {tuple(weights)}, "
-            f"self_weight {self_weight:g}, beta {beta:g}); use smaller weights/self_weight or "
-            f"|beta|, normalize=True, standardize=True or dtype=float64")
+        raise FloatingPointError(overflow)
     if standardize:
         K.standardize(acc)
     return origin.restore(acc)
+
+
+def checked_adjacency(S, sparse):
+    """Checked ``S`` (all of it, or one row chunk) as CSR; negative weights raise."""
+    S = sparse.csr_matrix(S)
+    if bool((S.data < 0).any()):
+        raise ValueError("adjacency has negative weights; FastRP averages over neighbours and "
+                         "needs nonnegative weights")
+    return S
+
+
+def oriented(S, direction):
+    """The matrix that FastRP walks on: ``S``, ``S^T`` or ``S + S^T`` (canonical CSR)."""
+    if direction == "in":
+        return S.T.tocsr()
+    if direction == "symmetrize":
+        return (S + S.T).tocsr()
+    return S
+
+
+def degree_scaling(deg, beta, normalize, dtype, xp):
+    """``(1 / deg, (deg / sum(deg))^beta)``, both 0 where ``deg`` is 0."""
+    positive = deg > 0
+    inv_deg = xp.where(positive, 1.0 / xp.where(positive, deg, 1.0), 0.0)
+    with np.errstate(over="ignore", under="ignore"):
+        ell = xp.where(positive, (xp.where(positive, deg, 1.0) / deg.sum()) ** beta, 0.0)
+        if normalize and beta != 0 and not _fits(ell, dtype, xp):
+            # Row normalization cancels the common scale of L: (deg / deg.sum())^beta for a
+            # large |beta| is taken relative to its largest entry, in logs, so it stays finite.
+            log_ell = beta * xp.log(xp.where(positive, deg, 1.0) / deg.sum())
+            top = float(xp.where(positive, log_ell, -np.inf).max())
+            ell = xp.where(positive, xp.exp(log_ell - top), 0.0)
+    return inv_deg, ell
+
+
+def seeded_rows(K, seed, n, dim, density, ell, dtype):
+    """``L R``: the seeded sparse sign matrix ``R`` (n x dim), rows scaled by ``ell``."""
+    # Row j of R has Binomial(dim, density) entries +-1; the 1/sqrt scaling is irrelevant
+    # under normalization and kept out so that normalize=False gives exactly M R.
+    return K.scale_rows(K.generate(seed, n, dim, density, 1.0, dtype), ell, dtype)
 
 
 def _fits(values, dtype, xp):
@@ -174,10 +214,15 @@ def _check_weights(weights):
 
 
 def add_normalized_rows(acc, N, weight, normalize):
-    """``acc += weight * rownorm(N)`` in place for NumPy or CuPy arrays; zero rows stay zero."""
+    """``acc += weight * rownorm(N)`` in place for NumPy or CuPy arrays; zero rows stay zero.
+
+    An overflow is not warned about here: the driver checks the finished embedding and raises.
+    """
     if normalize:
         norms = ((N.astype("float64") ** 2).sum(axis=1)) ** 0.5
         scale = weight / (norms + (norms == 0)) * (norms > 0)
-        acc += (scale[:, None] * N).astype(acc.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            acc += (scale[:, None] * N).astype(acc.dtype)
     else:
-        acc += acc.dtype.type(weight) * N
+        with np.errstate(over="ignore", invalid="ignore"):
+            acc += acc.dtype.type(weight) * N

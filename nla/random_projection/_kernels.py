@@ -198,8 +198,9 @@ def _sparse_dense_row(ap, ai, ad, N, i, row):
 @njit(parallel=True, cache=True)
 def _propagate(ap, ai, ad, N, out, acc, weight, normalize):
     # out = A @ N row by row; while the row is hot, add weight * (row / ||row||) to acc.
+    # A may be a block of rows (a dask chunk): out and acc have its rows, N all n.
     d = N.shape[1]
-    for i in prange(N.shape[0]):
+    for i in prange(out.shape[0]):
         row = out[i]
         _sparse_dense_row(ap, ai, ad, N, i, row)
         if weight != 0.0:
