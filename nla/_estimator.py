@@ -10,15 +10,20 @@ scikit-learn is imported here, not by ``import nla``: this module loads with the
 that has an estimator.
 """
 
+import warnings
+
+import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin  # noqa: F401
 from sklearn.exceptions import ConvergenceWarning as _SkConvergenceWarning
+from sklearn.exceptions import DataConversionWarning
 from sklearn.exceptions import DataDimensionalityWarning as _SkDataDimensionalityWarning
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 
 __all__ = ["BaseEstimator", "RegressorMixin", "TransformerMixin", "ConvergenceWarning",
-           "DataDimensionalityWarning", "NotFittedError", "check_features", "check_is_fitted"]
+           "DataDimensionalityWarning", "NotFittedError", "check_features", "check_is_fitted",
+           "check_target"]
 
 
 class ConvergenceWarning(_SkConvergenceWarning):
@@ -82,3 +87,40 @@ def check_features(estimator, X, *, reset):
     if getattr(X, "ndim", 2) != 2:
         return   # nla's validation names the wrong shape ("Reshape your data")
     validate_data(estimator, X, reset=reset, skip_check_array=True)
+
+
+def check_target(estimator, y, n_samples):
+    """The target ``y`` of a supervised ``fit``, checked as 1-D with ``n_samples`` values.
+
+    nla's :func:`~nla._validation.check_array` (so ``y`` stays in its framework), plus
+    scikit-learn's conventions: ``y=None`` is refused with scikit-learn's wording and a column
+    vector ``(n, 1)`` is flattened with a :class:`~sklearn.exceptions.DataConversionWarning`.
+
+    Examples
+    --------
+    >>> from nla import FunBaT
+    >>> check_target(FunBaT(), [1.0, 2.0], 2)
+    array([1., 2.])
+    >>> check_target(FunBaT(), None, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: FunBaT requires y to be passed, but the target y is None
+    """
+    from ._validation import check_array
+
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y "
+                         "is None")
+    if getattr(y, "shape", None) is None:   # lists and other array-likes
+        y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected; it is "
+                      "flattened (pass y.ravel() to silence this)", DataConversionWarning,
+                      stacklevel=3)
+        y = check_array(y, "y", ndim=2)[:, 0]
+    else:
+        y = check_array(y, "y", ndim=1)
+    if y.shape[0] != n_samples:
+        raise ValueError(f"y has {y.shape[0]} values but X has {n_samples} samples: "
+                         "inconsistent numbers of samples")
+    return y

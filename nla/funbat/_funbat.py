@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 
 from .._array import Origin, engine_of, kernels, to_host
-from .._estimator import BaseEstimator, RegressorMixin, check_features, check_is_fitted
+from .._estimator import (BaseEstimator, RegressorMixin, check_features, check_is_fitted,
+                          check_target)
 from .._progress import progress
 from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
                            check_scalar, check_seed, unit_scale)
@@ -236,10 +237,10 @@ class FunBaT(RegressorMixin, BaseEstimator):
         """
         check_features(self, coords, reset=True)
         X = self._check_coords(coords)
-        yv = check_array(y, "y", ndim=1)
-        if yv.shape[0] != X.shape[0]:
-            raise ValueError(f"y must have one value per row of coords: {yv.shape[0]} values "
-                             f"for {X.shape[0]} rows")
+        if X.shape[0] < 2:  # scikit-learn's wording
+            raise ValueError(f"coords has n_samples = {X.shape[0]}; FunBaT needs at least 2 "
+                             "(2 unique coordinates per mode)")
+        yv = check_target(self, y, X.shape[0])
         engine = engine_of(X, yv)
         kern = kernels("funbat", engine)
         N, K = X.shape
