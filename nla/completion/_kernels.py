@@ -2,10 +2,11 @@
 
 One half-step of alternating minimization solves an independent least-squares problem per
 row: ``min_x ||A x - y||^2 + reg c ||x||^2`` with ``A = F[cols]`` the rows of the other
-factor at the row's ``c`` observed columns and ``y`` the observed values. The kernels run
-parallel over blocks of rows (``prange``); each block gathers its rows' ``A`` once into a
-contiguous scratch buffer, so every later pass over ``A`` is cache friendly. No two threads
-write the same memory.
+factor at the row's ``c`` observed columns and ``y`` the observed values. The row solver runs
+in parallel over contiguous parts of the rows (:func:`nla._jit.run_parts`: threads over a
+``nogil`` kernel, which compiles in half the time of a ``prange`` loop); each part allocates its
+scratch once and gathers each row's ``A`` into a contiguous buffer, so every later pass over
+``A`` is cache friendly. No two threads write the same memory.
 
 Solvers (``solver`` codes below):
 
@@ -24,8 +25,9 @@ singular or whose CG hits the step cap falls back to the exact path.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from .._jit import copy_jit, run_parts
 from .._random import below_jit, hash_jit
 from .._threads import one_blas_thread
 
@@ -36,11 +38,9 @@ SOLVERS = {"cholesky": CHOLESKY, "cg": CG, "sketch": SKETCH}
 #: guards against NaN and breakdown keep working.
 _FM = {"reassoc", "contract", "arcp"}
 
-#: Rows per parallel block (each block allocates its scratch once).
-_BLOCK = 32
-
 # Row status codes written to ``status``.
 _OK, _EMPTY, _MIN_NORM, _FALLBACK = 0, 1, 2, 3
+_FALLBACK_MIN_NORM = 4  # internal: CG capped and the exact path needs the minimum norm
 
 
 @njit(cache=True, fastmath=_FM)
@@ -119,7 +119,10 @@ def _cholesky_solve(L, x):
 
 @njit(cache=True)
 def _exact(A, y, c, ridge, G, x, rel_tiny):
-    """Exact solution into ``x``; returns a status code (``_OK`` or ``_MIN_NORM``)."""
+    """Exact solution into ``x``; returns ``_OK``, or ``_MIN_NORM`` when the row is
+    underdetermined or singular (``x`` then left for :func:`solve_rows` to fill with the
+    minimum-norm solution: a rare case, kept out of the kernel, whose LAPACK ``gelsd`` path
+    would cost seconds of compilation on every first call)."""
     k = x.shape[0]
     if c >= k or ridge > 0.0:
         Ac = A[:c]
@@ -128,13 +131,10 @@ def _exact(A, y, c, ridge, G, x, rel_tiny):
         for a in range(k):
             G[a, a] += ridge
             scale = max(scale, G[a, a])
-        x[:] = np.dot(Ac.T, y[:c])
+        np.dot(Ac.T, y[:c], x)
         if _cholesky_inplace(G, rel_tiny * scale):
             _cholesky_solve(G, x)
             return _OK
-    # underdetermined or singular: minimum-norm least squares (LAPACK gelsd)
-    sol = np.linalg.lstsq(A[:c], y[:c])[0]
-    x[:] = sol
     return _MIN_NORM
 
 
@@ -165,11 +165,11 @@ def _pcg(A, y, c, ridge, x, eta, floor, max_iter, L, precondition, r, z, p, gp):
     tol2 = max(eta * eta * rr, floor * floor * bb)
     if rr <= tol2:
         return 0
-    z[:] = r
+    copy_jit(z, r)
     if precondition:
         _cholesky_solve(L, z)
     rz = _dot(r, z)
-    p[:] = z
+    copy_jit(p, z)
     for it in range(max_iter):
         pgp = _gram_apply(A, c, p, gp) + ridge * _dot(p, p)
         if not pgp > 0.0:
@@ -181,7 +181,7 @@ def _pcg(A, y, c, ridge, x, eta, floor, max_iter, L, precondition, r, z, p, gp):
         rr = _dot(r, r)
         if rr <= tol2:
             return it + 1
-        z[:] = r
+        copy_jit(z, r)
         if precondition:
             _cholesky_solve(L, z)
         rz_new = _dot(r, z)
@@ -192,60 +192,57 @@ def _pcg(A, y, c, ridge, x, eta, floor, max_iter, L, precondition, r, z, p, gp):
     return -1
 
 
-@njit(parallel=True, cache=True)
-def _solve_rows(indptr, indices, data, F, X, solver, eta, floor, max_iter, reg, key, s,
-                rel_tiny, iters, status):
-    m, k = X.shape
-    cmax = 0
-    for i in range(m):
-        cmax = max(cmax, indptr[i + 1] - indptr[i])
-    n_blocks = (m + _BLOCK - 1) // _BLOCK
-    for blk in prange(n_blocks):
-        A = np.empty((max(cmax, 1), k), dtype=F.dtype)
-        y = np.empty(max(cmax, 1), dtype=F.dtype)
-        G = np.empty((k, k), dtype=F.dtype)
-        SA = np.empty((max(s, 1), k), dtype=F.dtype)
-        x = np.empty(k, dtype=F.dtype)
-        r = np.empty(k, dtype=F.dtype)
-        z = np.empty(k, dtype=F.dtype)
-        p = np.empty(k, dtype=F.dtype)
-        gp = np.empty(k, dtype=F.dtype)
-        for i in range(blk * _BLOCK, min(m, (blk + 1) * _BLOCK)):
-            a0, c = indptr[i], indptr[i + 1] - indptr[i]
-            iters[i] = 0
-            if c == 0:
-                X[i, :] = 0.0
-                status[i] = _EMPTY
-                continue
-            for t in range(c):
-                A[t, :] = F[indices[a0 + t]]
-                y[t] = data[a0 + t]
-            ridge = reg * c
-            if solver == CHOLESKY or (c < k and ridge == 0.0):
-                status[i] = _exact(A, y, c, ridge, G, x, rel_tiny)
-                X[i, :] = x
-                continue
-            x[:] = X[i]
-            precondition = False
-            if solver == SKETCH:
-                if c > s:  # sketch the rows of A; else A itself is already small
-                    _countsketch(A, y, c, i, indices[a0:a0 + c], key, s, SA)
-                    np.dot(SA[:s].T, SA[:s], G)
-                else:
-                    np.dot(A[:c].T, A[:c], G)
-                scale = 0.0
-                for a in range(k):
-                    G[a, a] += ridge
-                    scale = max(scale, G[a, a])
-                precondition = _cholesky_inplace(G, rel_tiny * scale)
-            steps = _pcg(A, y, c, ridge, x, eta, floor, max_iter, G, precondition, r, z, p, gp)
-            if steps < 0:  # hit the cap: solve this row exactly
-                iters[i] = max_iter
-                status[i] = max(_FALLBACK, _exact(A, y, c, ridge, G, x, rel_tiny))
+@njit(cache=True, nogil=True)
+def _solve_rows(start, stop, cmax, indptr, indices, data, F, X, solver, eta, floor, max_iter,
+                reg, key, s, rel_tiny, iters, status):
+    """Rows ``start:stop``; run in parallel parts by :func:`nla._jit.run_parts`."""
+    k = X.shape[1]
+    A = np.empty((max(cmax, 1), k), dtype=F.dtype)
+    y = np.empty(max(cmax, 1), dtype=F.dtype)
+    G = np.empty((k, k), dtype=F.dtype)
+    SA = np.empty((max(s, 1), k), dtype=F.dtype)
+    x = np.empty(k, dtype=F.dtype)
+    r = np.empty(k, dtype=F.dtype)
+    z = np.empty(k, dtype=F.dtype)
+    p = np.empty(k, dtype=F.dtype)
+    gp = np.empty(k, dtype=F.dtype)
+    for i in range(start, stop):
+        a0, c = indptr[i], indptr[i + 1] - indptr[i]
+        iters[i] = 0
+        if c == 0:
+            X[i, :] = 0.0
+            status[i] = _EMPTY
+            continue
+        for t in range(c):
+            copy_jit(A[t], F[indices[a0 + t]])
+            y[t] = data[a0 + t]
+        ridge = reg * c
+        if solver == CHOLESKY or (c < k and ridge == 0.0):
+            status[i] = _exact(A, y, c, ridge, G, x, rel_tiny)
+            copy_jit(X[i], x)
+            continue
+        copy_jit(x, X[i])
+        precondition = False
+        if solver == SKETCH:
+            if c > s:  # sketch the rows of A; else A itself is already small
+                _countsketch(A, y, c, i, indices[a0:a0 + c], key, s, SA)
+                np.dot(SA[:s].T, SA[:s], G)
             else:
-                status[i] = _OK
-                iters[i] = steps
-            X[i, :] = x
+                np.dot(A[:c].T, A[:c], G)
+            scale = 0.0
+            for a in range(k):
+                G[a, a] += ridge
+                scale = max(scale, G[a, a])
+            precondition = _cholesky_inplace(G, rel_tiny * scale)
+        steps = _pcg(A, y, c, ridge, x, eta, floor, max_iter, G, precondition, r, z, p, gp)
+        if steps < 0:  # hit the cap: solve this row exactly
+            iters[i] = max_iter
+            exact = _exact(A, y, c, ridge, G, x, rel_tiny)
+            status[i] = _FALLBACK if exact == _OK else _FALLBACK_MIN_NORM
+        else:
+            status[i] = _OK
+            iters[i] = steps
+        copy_jit(X[i], x)
 
 
 def solve_rows(indptr, indices, data, F, X, solver, *, eta=0.1, floor=0.0, max_iter=50,
@@ -287,38 +284,44 @@ def solve_rows(indptr, indices, data, F, X, solver, *, eta=0.1, floor=0.0, max_i
     iters = np.zeros(m, dtype=np.int32)
     status = np.zeros(m, dtype=np.int8)
     with one_blas_thread():
-        _solve_rows(indptr, indices, data, F, X, SOLVERS[solver], float(eta), float(floor),
-                    int(max_iter), float(reg), np.uint64(key), int(sketch_size),
-                    1e3 * float(np.finfo(X.dtype).eps), iters, status)
+        cmax = int(np.diff(indptr).max(initial=0))
+        run_parts(_solve_rows, m, cmax, indptr, indices, data, F, X, SOLVERS[solver],
+                  float(eta), float(floor), int(max_iter), float(reg), np.uint64(key),
+                  int(sketch_size), 1e3 * float(np.finfo(X.dtype).eps), iters, status)
+    for i in np.flatnonzero((status == _MIN_NORM) | (status == _FALLBACK_MIN_NORM)):
+        span = slice(indptr[i], indptr[i + 1])
+        X[i] = np.linalg.lstsq(F[indices[span]], data[span], rcond=None)[0]
+    status[status == _FALLBACK_MIN_NORM] = _FALLBACK
     return X, iters, status
 
 
-@njit(parallel=True, cache=True)
-def _observed_sse(indptr, indices, data, U, V):
-    m = U.shape[0]
-    total = 0.0
-    for i in prange(m):
+@njit(cache=True, nogil=True)
+def _observed_sse(start, stop, indptr, indices, data, U, V, out):
+    for i in range(start, stop):
         acc = 0.0
         for t in range(indptr[i], indptr[i + 1]):
             e = _dot(U[i], V[indices[t]]) - data[t]
             acc += e * e
-        total += acc
-    return total
+        out[i] = acc
 
 
 def observed_sse(indptr, indices, data, U, V):
-    """``sum over observations (i, j) of (U[i] . V[j] - value)^2`` (CSR by rows of ``U``)."""
-    return float(_observed_sse(indptr, indices, data, U, V))
+    """``sum over observations (i, j) of (U[i] . V[j] - value)^2`` (CSR by rows of ``U``).
+
+    Per-row sums added in row order, so the result does not depend on the thread count."""
+    per_row = np.empty(U.shape[0])
+    run_parts(_observed_sse, U.shape[0], indptr, indices, data, U, V, per_row)
+    return float(per_row.sum())
 
 
-@njit(parallel=True, cache=True)
-def _predict(rows, cols, U, V, out):
-    for t in prange(rows.shape[0]):
+@njit(cache=True, nogil=True)
+def _predict(start, stop, rows, cols, U, V, out):
+    for t in range(start, stop):
         out[t] = _dot(U[rows[t]], V[cols[t]])
 
 
 def predict(rows, cols, U, V):
     """``U[rows[t]] . V[cols[t]]`` for every ``t`` (gather-dot)."""
     out = np.empty(rows.shape[0], dtype=U.dtype)
-    _predict(rows, cols, U, V, out)
+    run_parts(_predict, rows.shape[0], rows, cols, U, V, out)
     return out
