@@ -15,9 +15,11 @@ All operators use the isometry scale, ``E[S.T @ S] = I_n``.
 import numpy as np
 import scipy.sparse as sp
 
-from .._array import Origin, engine_of, is_sparse, kernels
-from .._random import STREAM_GAUSS, STREAM_INDEX, STREAM_SIGN, stream_key
-from .._validation import check_array, check_choice, check_dtype, check_int, check_seed
+from .._array import Origin, engine_of, is_sparse, kernels, on_gpu, to_cupy
+from .._random import (STREAM_GAUSS, STREAM_INDEX, STREAM_SIGN, gaussian_block_jit, gaussian_xp,
+                       sign_xp, stream_key)
+from .._validation import (check_array, check_choice, check_dtype, check_finite, check_int,
+                           check_seed)
 from ._hashing import (STREAM_PERMUTE, STREAM_SAMPLE, permutation_keys, permute_index,
                        permute_params, sparse_sign_entries)
 
@@ -124,6 +126,146 @@ class SketchOperator:
                              f"apply the operator instead")
         return self.apply(np.eye(n, dtype=self.dtype))
 
+    # --- the transpose and SciPy's LinearOperator protocol ------------------------------------
+    #: NumPy defers ``ndarray @ S`` to :meth:`__rmatmul__` instead of coercing ``S``.
+    __array_ufunc__ = None
+
+    def rapply(self, Y):
+        """``S.T @ Y``, computed from the same hashes as ``S @ A``, without forming ``S``.
+
+        Each kind applies its factors in reverse: a gather from the hashed rows (sparse sign,
+        CountSketch), the Gaussian blocks transposed, and for the Hadamard sketches a scatter
+        into the padded length, one FWHT (``H`` is symmetric) and a gather of the data rows.
+
+        Parameters
+        ----------
+        Y : array-like or sparse matrix, shape (m,) or (m, k)
+            Dense (NumPy, CuPy, torch, ...) or scipy.sparse (densified: ``m`` is small).
+
+        Returns
+        -------
+        array, shape (n,) or (n, k)
+            Dense, in the caller's framework and on its device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nla.sketching import sketch
+        >>> S = sketch("srht", 8, 20, random_state=0)
+        >>> y = np.arange(8.0)
+        >>> bool(np.allclose(S.rapply(y), S.todense().T @ y))
+        True
+        """
+        origin = Origin(Y)
+        ndim = 2 if is_sparse(Y) else getattr(Y, "ndim", np.ndim(Y))
+        if ndim not in (1, 2):
+            raise ValueError(f"Y must be 1-D or 2-D, got {ndim}-D")
+        X = check_array(Y, "Y", ndim=ndim, sparse=True, finite=False)
+        if X.shape[0] != self.sketch_size:
+            raise ValueError(f"Y must have sketch_size={self.sketch_size} rows to apply S.T, "
+                             f"got {X.shape[0]}")
+        if is_sparse(X):
+            X = X.toarray()
+        dtype = np.promote_types(self.dtype, X.dtype)
+        K = kernels("sketching", engine_of(X))
+        X = K.xp.ascontiguousarray(X.reshape(-1, 1) if ndim == 1 else X, dtype=dtype)
+        out = self._rapply_dense(K, X)
+        if not bool(K.xp.isfinite(out).all()):
+            raise ValueError("Y contains NaN or infinity (or entries too large to sketch)")
+        return origin.restore(out[:, 0] if ndim == 1 else out)
+
+    def __rmatmul__(self, B):
+        """``B @ S`` for ``B`` of shape (q, m) or (m,): ``(S.T @ B.T).T``."""
+        if getattr(B, "ndim", np.ndim(B)) == 1:
+            return self.rapply(B)
+        return self.rapply(B.T).T
+
+    @property
+    def T(self):
+        """The transpose ``S.T`` (``n x m``) as an operator: ``S.T @ Y`` is :meth:`rapply`."""
+        return TransposedSketch(self)
+
+    #: The adjoint equals the transpose (real operators).
+    H = T
+
+    def adjoint(self):
+        """The adjoint operator ``S.H`` (= ``S.T``), as :meth:`LinearOperator.adjoint`."""
+        return self.T
+
+    # scipy.sparse.linalg.aslinearoperator(S) reads shape, dtype, matvec, rmatvec, rmatmat.
+    def matvec(self, x):
+        """``S @ x`` (SciPy's LinearOperator protocol)."""
+        return self.apply(x)
+
+    def matmat(self, X):
+        """``S @ X``."""
+        return self.apply(X)
+
+    def rmatvec(self, y):
+        """``S.T @ y``."""
+        return self.rapply(y)
+
+    def rmatmat(self, Y):
+        """``S.T @ Y``."""
+        return self.rapply(Y)
+
+
+class TransposedSketch:
+    """``S.T`` of a sketch operator ``S``: an ``n x m`` operator sharing ``S``'s hashes.
+
+    ``S.T @ Y`` is ``S.rapply(Y)``, ``S.T.T`` is ``S``; works with
+    :func:`scipy.sparse.linalg.aslinearoperator` like ``S`` itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nla.sketching import sketch
+    >>> S = sketch("countsketch", 4, 10, random_state=0)
+    >>> (S.T @ np.ones(4)).shape, S.T.T is S
+    ((10,), True)
+    """
+
+    __array_ufunc__ = None
+
+    def __init__(self, sketch):
+        self._sketch = sketch
+        self.dtype = sketch.dtype
+
+    @property
+    def shape(self):
+        return self._sketch.shape[::-1]
+
+    def __repr__(self):
+        return f"{self._sketch!r}.T"
+
+    @property
+    def T(self):
+        return self._sketch
+
+    H = T
+
+    def adjoint(self):
+        return self._sketch
+
+    def __matmul__(self, Y):
+        return self._sketch.rapply(Y)
+
+    def __rmatmul__(self, B):
+        """``B @ S.T`` for ``B`` of shape (q, n) or (n,): ``(S @ B.T).T``."""
+        if getattr(B, "ndim", np.ndim(B)) == 1:
+            return self._sketch.apply(B)
+        return self._sketch.apply(B.T).T
+
+    def todense(self):
+        return self._sketch.todense().T
+
+    matvec = matmat = __matmul__
+
+    def rmatvec(self, x):
+        return self._sketch.apply(x)
+
+    rmatmat = rmatvec
+
 
 class GaussianSketch(SketchOperator):
     """Dense Gaussian sketch ``S = G / sqrt(m)`` with iid standard normal ``G``.
@@ -147,6 +289,25 @@ class GaussianSketch(SketchOperator):
         key = stream_key(self.seed, STREAM_GAUSS)
         return K.gaussian_apply(key, self.sketch_size, X, row0, 1.0 / np.sqrt(self.sketch_size))
 
+    def _rapply_dense(self, K, Y):
+        # Row j of S.T is column j of S: the Gaussians at (j, 0..m), generated a block of rows
+        # at a time as in apply (the same entries, so S.T is exactly the transpose).
+        key, m, n = stream_key(self.seed, STREAM_GAUSS), self.sketch_size, self.n
+        xp = K.xp
+        step = max(64, min(8192, (1 << 24) // m))
+        out = xp.empty((n, Y.shape[1]), dtype=Y.dtype)
+        cols = xp.arange(m, dtype=xp.uint64)
+        for s in range(0, n, step):
+            e = min(n, s + step)
+            if xp is np:
+                G = gaussian_block_jit(np.uint64(key), np.uint64(s), np.uint64(0),
+                                       np.empty((e - s, m)))
+            else:
+                G = gaussian_xp(xp, key, xp.arange(s, e, dtype=xp.uint64)[:, None], cols[None, :])
+            out[s:e] = G.astype(Y.dtype, copy=False) @ Y
+        out *= Y.dtype.type(1.0 / np.sqrt(m))
+        return out
+
 
 class _HadamardBase(SketchOperator):
     def __init__(self, sketch_size, n, random_state=None, dtype=np.float64):
@@ -157,6 +318,28 @@ class _HadamardBase(SketchOperator):
             raise ValueError(f"sketch_size must be at most {self.padded_size} (n={self.n} "
                              f"padded to a power of two), got {self.sketch_size}")
         self._pkeys = permutation_keys(self.seed, STREAM_PERMUTE)
+
+    def _row_slots_signs(self, xp, dtype, permute):
+        # Slot in the padded length and random sign of each data row (as the kernels hash them).
+        rows = xp.arange(self.n, dtype=xp.uint64)
+        slots = rows
+        if permute:
+            mask, shift = permute_params(self.bits)
+            slots = permute_index(xp.asarray(self._pkeys), mask, shift, rows)
+        signs = sign_xp(xp, stream_key(self.seed, STREAM_SIGN), rows,
+                        xp.zeros(self.n, dtype=xp.uint64), dtype)
+        return slots.astype(xp.int64), signs
+
+    def _padded_transpose(self, K, Y, fill, slots, signs):
+        # D P^T H Z for Z = fill(columns of Y) in the padded length, column chunk by chunk.
+        N, k = self.padded_size, Y.shape[1]
+        out = K.xp.empty((self.n, k), dtype=Y.dtype)
+        width = max(1, min(k, (1 << 29) // (N * Y.dtype.itemsize)))
+        for c0 in range(0, k, width):
+            Z = fill(Y[:, c0:c0 + width])
+            K.fwht(Z)
+            out[:, c0:c0 + width] = signs[:, None] * Z[slots]
+        return out
 
 
 class SRHTSketch(_HadamardBase):
@@ -200,6 +383,21 @@ class SRHTSketch(_HadamardBase):
                             self.bits, self.sampled_rows(K.xp), X, row0,
                             1.0 / np.sqrt(self.sketch_size))
 
+    def _rapply_dense(self, K, Y):
+        # S.T = sqrt(1/m) D P^T H R^T: Y into the sampled rows of the padded length, FWHT, gather.
+        xp, N = K.xp, self.padded_size
+        rows = self.sampled_rows(xp)
+        slots, signs = self._row_slots_signs(xp, Y.dtype, permute=True)
+
+        def fill(block):
+            Z = xp.zeros((N, block.shape[1]), dtype=Y.dtype)
+            Z[rows] = block
+            return Z
+
+        out = self._padded_transpose(K, Y, fill, slots, signs)
+        out *= Y.dtype.type(1.0 / np.sqrt(self.sketch_size))
+        return out
+
 
 class PooledHadamardSketch(_HadamardBase):
     """Hadamard Gaussian-pooled sketch, the dense l_inf sketch of the research note.
@@ -227,6 +425,19 @@ class PooledHadamardSketch(_HadamardBase):
         return K.hgp_apply(stream_key(self.seed, STREAM_SIGN), K.xp.asarray(self._pkeys),
                            self.bits, stream_key(self.seed, STREAM_GAUSS), self.sketch_size, X,
                            row0)
+
+    def _rapply_dense(self, K, Y):
+        # S.T = J^T D_sigma F Pi^T D_gamma B^T: padded slot t takes weight(t) * Y[bucket(t)].
+        xp, N, m = K.xp, self.padded_size, self.sketch_size
+        mask, shift = permute_params(self.bits)
+        t = xp.arange(N, dtype=xp.uint64)
+        p = permute_index(xp.asarray(self._pkeys), mask, shift, t)
+        weights = gaussian_xp(xp, stream_key(self.seed, STREAM_GAUSS), p,
+                              xp.zeros(N, dtype=xp.uint64)) / np.sqrt(N)
+        buckets = (p.astype(xp.int64) * m) // N
+        weights = weights.astype(Y.dtype)[:, None]
+        slots, signs = self._row_slots_signs(xp, Y.dtype, permute=False)
+        return self._padded_transpose(K, Y, lambda block: weights * block[buckets], slots, signs)
 
 
 class SparseSignSketch(SketchOperator):
@@ -271,6 +482,18 @@ class SparseSignSketch(SketchOperator):
         bucket, sign = self._keys()
         return K.sparse_sign_apply(bucket, sign, self.sketch_size, self.nnz, X, row0,
                                    1.0 / np.sqrt(self.nnz))
+
+    def _rapply_dense(self, K, Y):
+        # S.T as a CSR matrix of its n * nnz hashed entries (O(n nnz) memory, never m x n).
+        from .._array import namespaces
+        from ._hashing import sparse_sign_entries
+
+        bucket, sign = self._keys()
+        rows, cols, values = sparse_sign_entries(K.xp, bucket, sign, self.sketch_size, self.nnz,
+                                                 0, self.n, 1.0 / np.sqrt(self.nnz))
+        ST = namespaces("gpu" if K.xp is not np else "cpu")[1].csr_matrix(
+            (values.astype(Y.dtype), (cols, rows)), shape=(self.n, self.sketch_size))
+        return K.xp.asarray(ST @ Y)
 
     def _apply_sparse(self, K, X, row0):
         bucket, sign = self._keys()
@@ -355,15 +578,27 @@ def fwht(Y):
 
     Parameters
     ----------
-    Y : numpy.ndarray or cupy.ndarray, shape (N,) or (N, k)
-        C-contiguous float64 or float32 array, ``N`` a power of two. A CuPy array is
-        transformed on its GPU by a CUDA kernel, a NumPy array by the Numba kernel.
+    Y : array, shape (N,) or (N, k)
+        Writable, C-contiguous, finite float64 or float32 array, ``N`` a power of two and
+        ``k >= 1``. NumPy and CuPy arrays are transformed in place; an array of another
+        framework (torch, array-api-strict, ...) through a zero-copy DLPack view of its memory,
+        so it is transformed in place too. Device arrays (CuPy, CUDA torch) run a CUDA kernel
+        on their GPU, host arrays the Numba kernel.
 
     Returns
     -------
-    ndarray
-        ``Y`` itself, now holding ``H_N @ Y`` (``H_N`` the Sylvester-ordered Hadamard matrix,
-        entries +-1), at a cost of ``N k log2 N`` additions.
+    array
+        ``Y`` itself (same object, same framework), now holding ``H_N @ Y`` (``H_N`` the
+        Sylvester-ordered Hadamard matrix, entries +-1), at a cost of ``N k log2 N`` additions.
+
+    Raises
+    ------
+    TypeError
+        ``Y`` is not an array whose memory can be shared (a list, a torch tensor that
+        requires grad, ...), or not float32/float64.
+    ValueError
+        A bad shape (not 1-D/2-D, ``N`` not a power of two, no columns), a read-only or
+        non-contiguous ``Y``, or NaN/inf in it.
 
     Examples
     --------
@@ -372,8 +607,36 @@ def fwht(Y):
     >>> fwht(np.array([1.0, 0.0, 0.0, 0.0])).tolist()
     [1.0, 1.0, 1.0, 1.0]
     """
-    kind = type(Y).__module__.split(".")[0]
-    if not (isinstance(Y, np.ndarray) or kind == "cupy"):
-        raise TypeError(f"Y must be a NumPy or CuPy array (it is transformed in place), got "
-                        f"{type(Y).__name__}")
-    return kernels("sketching", engine_of(Y)).fwht(Y)
+    view = _shared_view(Y, "Y")
+    if view.ndim not in (1, 2):
+        raise ValueError(f"Y must be 1-D or 2-D, got shape {tuple(view.shape)}")
+    if view.dtype not in (np.float64, np.float32):
+        raise TypeError(f"Y must be float64 or float32, got dtype {view.dtype}")
+    N = view.shape[0]
+    if N == 0 or N & (N - 1) or (view.ndim == 2 and view.shape[1] == 0):
+        raise ValueError("Y must have a power-of-two length along axis 0 and at least one "
+                         f"column, got shape {tuple(view.shape)}")
+    if not getattr(view.flags, "writeable", True):
+        raise ValueError("Y is read-only; fwht transforms in place: pass a writable copy")
+    if not view.flags.c_contiguous:
+        raise ValueError("Y must be C-contiguous (fwht transforms in place): pass "
+                         "np.ascontiguousarray(Y)")
+    check_finite(view, "Y")
+    kernels("sketching", engine_of(view)).fwht(view)
+    return Y
+
+
+def _shared_view(Y, name):
+    # NumPy/CuPy as they are; another framework's array as a zero-copy DLPack view, or refused.
+    if isinstance(Y, np.ndarray) or type(Y).__module__.split(".")[0] == "cupy":
+        return Y
+    if hasattr(Y, "__dlpack__"):
+        try:
+            return to_cupy(Y) if on_gpu(Y) else np.from_dlpack(Y)
+        except (BufferError, TypeError, RuntimeError, ValueError) as exc:
+            reason = f" ({exc})"
+    else:
+        reason = ""
+    raise TypeError(f"{name} must be a NumPy or CuPy array, or share its memory through DLPack "
+                    f"(torch, ...), since it is transformed in place; got "
+                    f"{type(Y).__name__}{reason}")
