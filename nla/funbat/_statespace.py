@@ -73,8 +73,18 @@ def _blockdiag(block, r):
     d = block.shape[0]
     out = np.zeros((d * r, d * r))
     for c in range(r):
-        out[c * d:(c + 1) * d, c * d:(c + 1) * d] = block
+        for a in range(d):
+            for b in range(d):
+                out[c * d + a, c * d + b] = block[a, b]
     return out
+
+
+@njit(cache=True)
+def _copy2(dst, src):
+    # dst[:, :] = src without Numba's shape-error path (seconds of compilation)
+    for a in range(dst.shape[0]):
+        for b in range(dst.shape[1]):
+            dst[a, b] = src[a, b]
 
 
 @njit(cache=True)
@@ -129,7 +139,9 @@ def _solve(M, rhs, work):
     # rhs <- M^-1 rhs by Gaussian elimination with partial pivoting (M is copied to work).
     n = M.shape[0]
     m = rhs.shape[1]
-    work[:, :] = M
+    for i in range(n):
+        for j in range(n):
+            work[i, j] = M[i, j]
     for col in range(n):
         piv = col
         for i in range(col + 1, n):
@@ -201,11 +213,16 @@ def kalman_smoother(gaps, lam, eta, kind, ell, var):
     v = np.empty(D)
     for j in range(J):
         if j == 0:
-            Pp[0] = Pinf
+            _copy2(Pp[0], Pinf)
         else:
             Ad, Qd = transition(kind, ell, var, gaps[j])
-            Ads[j] = Ad
-            _block_left(Ad, mf[j - 1].reshape(D, 1), mp[j].reshape(D, 1))
+            _copy2(Ads[j], Ad)
+            for c0 in range(0, D, d):  # m- = (I_r ⊗ A) m
+                for a in range(d):
+                    acc = 0.0
+                    for b in range(d):
+                        acc += Ad[a, b] * mf[j - 1, c0 + b]
+                    mp[j, c0 + a] = acc
             _block_left(Ad, Pf[j - 1], T1)             # A P
             for a in range(D):
                 for b in range(D):
