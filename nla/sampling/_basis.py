@@ -11,6 +11,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .._array import namespaces, to_host
+from .._validation import unit_scale
 
 #: CholeskyQR2 is used when the Gram matrix is at most this ill-conditioned (cond(A) <= 1e6);
 #: beyond it the Gram matrix loses too many digits and Householder QR takes over.
@@ -19,9 +20,13 @@ _GRAM_COND_MAX = 1e12
 #: ``refine=False`` keeps the first CholeskyQR pass when ``cond(A)^2`` is at most this.
 _ONE_PASS_COND_MAX = 1e8
 
+#: Largest p accepted: sensitivity bounds involve r^p and beta^p (float64 overflow beyond it),
+#: and the Lewis iteration's rate |p - 2| / (p + 2) leaves it unconverged in 500 steps.
+P_MAX = 100.0
+
 
 def check_p(p, name="p"):
-    """``p`` as a float in ``[1, inf)``; NaN, infinity and ``p < 1`` raise ``ValueError``."""
+    """``p`` as a float in ``[1, P_MAX]``; NaN, infinity and other values raise ``ValueError``."""
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {p!r}")
     p = float(p)
@@ -29,6 +34,9 @@ def check_p(p, name="p"):
         raise ValueError(f"{name} must be finite (p = inf has no sampling theory here), got {p}")
     if p < 1:
         raise ValueError(f"{name} must be >= 1 (the l_p sampling guarantees need p >= 1), got {p}")
+    if p > P_MAX:
+        raise ValueError(f"{name} must be at most {P_MAX:g} (larger powers overflow float64 and "
+                         f"the weights change little beyond it), got {p:g}")
     return p
 
 
@@ -71,6 +79,12 @@ def orthonormal_basis(A, K, rcond=None, refine=True):
     """
     n, d = A.shape
     rcond = default_rcond(A.shape) if rcond is None else rcond
+    # A power-of-two scale (exact) keeps the Gram matrix of entries near 1e+-155 finite and
+    # normal; the basis is unchanged, s and X are mapped back below.
+    c = unit_scale(max(float(A.max()), -float(A.min()))) if A.size else 1.0
+    if not 2.0**-100 <= c <= 2.0**100:
+        U, rank, s, X = orthonormal_basis(A / c, K, rcond, refine)
+        return U, rank, s * c, X / c
     G = to_host(K.gram(A))
     ev = np.linalg.eigvalsh(G)
     if d <= n and ev[0] > 0 and ev[-1] <= _GRAM_COND_MAX * ev[0]:

@@ -8,6 +8,7 @@ from .._random import gaussian_xp, stream_key
 from .._result import Result
 from .._validation import check_array, check_int, check_seed
 from ._basis import check_p, orthonormal_basis
+from ._sample import check_sample
 
 #: Stream of the random test directions (area-private streams are >= 16).
 STREAM_DIRECTIONS = 18
@@ -30,7 +31,7 @@ def embedding_distortion(A, sample, p, *, n_directions=200, refine=3, random_sta
     sample : LpSample
         From :func:`sensitivity_sample` (``indices`` and ``row_scale``).
     p : float
-        ``1 <= p < inf``.
+        ``1 <= p <= 100``.
     n_directions : int
         Random Gaussian directions in the pool.
     refine : int
@@ -54,6 +55,7 @@ def embedding_distortion(A, sample, p, *, n_directions=200, refine=3, random_sta
     """
     A = to_host(check_array(A, "A")).astype(np.float64, copy=False)
     p = check_p(p)
+    check_sample(sample, A.shape[0], p)
     n_directions = check_int(n_directions, "n_directions", low=1)
     refine = check_int(refine, "refine", low=0)
     K = kernels("sampling", "cpu")

@@ -46,7 +46,7 @@ def lewis_weights(A, p, *, tol=1e-8, max_iter=500, damping=None, anderson=ANDERS
         Float32/float64 matrix; the iteration runs in float64 on an orthonormal basis of
         ``col(A)`` (the weights depend only on the column space). Zero rows get weight 0.
     p : float
-        ``1 <= p < inf``.
+        ``1 <= p <= 100``.
     tol : float
         Stop when the fixed-point residual ``max_i |log(tau_i(W^(1/2-1/p) A) / w_i)|`` is at
         most ``tol`` (``1e-2`` is plenty for sampling).

@@ -19,7 +19,7 @@ from scipy.optimize import linprog
 from .._array import Origin, engine_of, kernels, namespaces, to_host
 from .._result import Result
 from .._validation import (check_array, check_bool, check_choice, check_int, check_scalar,
-                           check_seed)
+                           check_seed, unit_scale)
 from ._basis import _as_engine, check_p, orthonormal_basis
 
 #: IRLS floors residuals at this fraction of the largest one (p < 2 weights |r|^(p-2) blow up).
@@ -40,7 +40,7 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     A : array-like, shape (n, d)
     b : array-like, shape (n,)
     p : float
-        ``1 <= p < inf``.
+        ``1 <= p <= 100``.
     sample : None, int or LpSample
         ``None``: solve on all rows. An int ``m`` (``d + 1 <= m <= n``): expected sample size.
         An :class:`LpSample` (indices and weights) from :func:`sensitivity_sample` of ``[A b]``.
@@ -74,7 +74,7 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     >>> bool(sub.objective <= 1.05 * full.objective)
     True
     """
-    from ._sample import LpSample, sensitivity_sample
+    from ._sample import LpSample, check_sample, sensitivity_sample
 
     origin = Origin(A)
     A = check_array(A, "A")
@@ -105,16 +105,27 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
             sample = sensitivity_sample(xp.concatenate([A, b[:, None]], axis=1), p, m,
                                         scheme=scheme, replace=replace,
                                         random_state=random_state)
-        elif sample.p != p:
-            raise ValueError(f"sample was drawn for p = {sample.p}, not p = {p}")
+        else:
+            check_sample(sample, n, p)
         rows = xp.asarray(sample.indices)
         omega = xp.asarray(sample.weights, dtype=xp.float64)
         if rows.shape[0] and int(rows.max()) >= n:
             raise ValueError(f"sample indices exceed the {n} rows of A")
+    # Solve for A / cA and b / cb (exact powers of two), so entries near 1e+-300 neither
+    # overflow nor underflow: x = (cb / cA) x_scaled, objectives scale by cb.
+    cA, cb = (unit_scale(max(float(v.max()), -float(v.min()))) for v in (A, b))
+    A, b = A / cA, b / cb
     As, bs = (A, b) if rows is None else (A[rows], b[rows])
     fit = solve_weighted(As, bs, p, omega, solver, K, xp, tol=tol, max_iter=max_iter)
     x = fit.x
-    fit.objective = K.lp_norm(A @ x - b, p, xp.ones(n))
+    fit.objective = cb * K.lp_norm(A @ x - b, p, xp.ones(n))
+    fit.sample_objective = cb * fit.sample_objective
+    fit.history = [cb * f for f in fit.history]
+    with np.errstate(over="ignore"):
+        x = (x * cb) / cA
+    if not bool(xp.all(xp.isfinite(x))):
+        raise FloatingPointError(f"the solution overflows float64 (A is about {cA:.3g}, b about "
+                                 f"{cb:.3g}): rescale A or b")
     fit.x = origin.restore(x)
     fit.solver = solver
     fit.sample = sample
@@ -134,12 +145,16 @@ def solve_weighted(A, b, p, omega, solver, K, xp, *, tol=1e-10, max_iter=200):
 def lad_highs(A, b, omega):
     """Weighted least absolute deviations by HiGHS on the dual LP (host arrays)."""
     m, d = A.shape
-    res = linprog(-b, A_eq=sp.csr_matrix(A.T), b_eq=np.zeros(d),
+    # HiGHS drops matrix entries below 1e-9 and refuses ones above 1e15: each column scaled
+    # by a power of two (x_j scales back exactly); a common factor of omega leaves x alone.
+    col = np.array([unit_scale(v) for v in np.abs(A).max(axis=0)])
+    omega = omega / unit_scale(omega.max())
+    res = linprog(-b, A_eq=sp.csr_matrix((A / col).T), b_eq=np.zeros(d),
                   bounds=np.column_stack([-omega, omega]), method="highs")
     if res.status != 0:  # pragma: no cover - the dual LP is always feasible (y = 0) and bounded
         raise RuntimeError(f"HiGHS failed on the l_1 regression LP: {res.message}")
     # The equality duals are d(objective)/d(b_eq); for min -b^T y they equal -x.
-    return -np.asarray(res.eqlin.marginals, dtype=np.float64)
+    return -np.asarray(res.eqlin.marginals, dtype=np.float64) / col
 
 
 def irls(A, b, p, omega, K, xp, *, tol=1e-10, max_iter=200):

@@ -30,7 +30,8 @@ class LpSample(Result):
     Fields: ``indices`` (sorted, distinct), ``weights`` (``omega``, p-th-power domain, for
     ``sample_weight``-style use), ``row_scale`` (``omega^(1/p)``, multiplies rows),
     ``probabilities`` (inclusion probability ``q_i``, or per-draw probability with
-    replacement), ``p``, ``scheme``, ``replace``, ``expected_size``.
+    replacement), ``p``, ``scheme``, ``replace``, ``expected_size``, ``n_rows`` (rows of the
+    sampled matrix: the sample applies only to a matrix with that many rows).
     """
 
     def apply(self, A):
@@ -48,7 +49,7 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
         Rows to sample (for regression pass ``[A b]``). Zero rows have score 0 and are never
         sampled.
     p : float
-        ``1 <= p < inf``.
+        ``1 <= p <= 100``.
     m : int
         Expected sample size, ``d <= m <= n``. If ``m`` reaches the number of rows with a
         positive score, every such row is kept with weight 1.
@@ -104,6 +105,8 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
         if bool(xp.any(scores < 0)):
             raise ValueError("scheme scores must be nonnegative")
         scores = xp.where(nonzero_rows(A, xp), scores, 0.0)
+        if not bool(xp.any(scores > 0)) and bool(xp.any(nonzero_rows(A, xp))):
+            raise ValueError("scheme scores are zero on every nonzero row of A: nothing to sample")
         scheme = "custom"
     key = stream_key(seed, STREAM_SAMPLE)
     if replace:
@@ -114,8 +117,20 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
                    probabilities=prob)
     for name in ("indices", "weights", "row_scale", "probabilities"):
         out[name] = origin.restore(out[name])
-    out.update(p=p, scheme=scheme, replace=bool(replace), expected_size=m)
+    out.update(p=p, scheme=scheme, replace=bool(replace), expected_size=m, n_rows=n)
     return out
+
+
+def check_sample(sample, n, p, name="sample"):
+    """``sample`` if it is an :class:`LpSample` drawn for ``p`` from a matrix of ``n`` rows."""
+    if not isinstance(sample, LpSample):
+        raise TypeError(f"{name} must be an LpSample from sensitivity_sample, got "
+                        f"{type(sample).__name__}")
+    if sample.get("n_rows", n) != n:
+        raise ValueError(f"{name} was drawn from a matrix of {sample.n_rows} rows, not {n}")
+    if sample.p != p:
+        raise ValueError(f"{name} was drawn for p = {sample.p}, not p = {p}")
+    return sample
 
 
 def importance_scores(A, p, scheme, K, xp):
