@@ -273,6 +273,52 @@ def test_fastrp_dask_through_the_gpu_kernels(gpu_twin, monkeypatch, rng, seed):
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
 
 
+# ----------------------------------------------------------------------- embedding_distortion
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0])
+def test_distortion_equals_in_core(client, rng, seed, p):
+    from nla.sampling import embedding_distortion, sensitivity_sample
+
+    A = rng.standard_normal((1200, 5)) * np.array([1.0, 2.0, 3.0, 1e2, 0.5])
+    A[rng.choice(1200, 8, replace=False)] *= 30.0   # a few heavy rows for the pool
+    S = sensitivity_sample(A, p, 300, random_state=seed)
+    for rows, refine in ((400, 0), ((500, 1, 600, 99), int(p == 1.0))):
+        # each refinement (BFGS) step is a pass over the chunks: one refined case only
+        ref = embedding_distortion(A, S, p, refine=refine, random_state=seed)
+        got = embedding_distortion(chunked(A, rows), S, p, refine=refine, random_state=seed)
+        assert isinstance(got.distortion, float)
+        # cond(A) ~ 1e3: the basis (CholeskyQR2 on tree-summed Gram matrices) equals the
+        # in-core one to ~eps cond^2, and so do the ratios (BFGS steps from the same start)
+        for name in ("ratio_min", "ratio_max", "distortion"):
+            assert abs(got[name] - ref[name]) <= 1e-9 * max(1.0, abs(ref[name])), name
+
+
+def test_distortion_ill_conditioned_and_bad_input(client, rng, seed):
+    from nla.sampling import embedding_distortion, sensitivity_sample
+
+    A = rng.standard_normal((900, 6))
+    A[:, 5] = A[:, 0] - 2.0 * A[:, 1]           # rank 5: the TSQR + SVD branch
+    S = sensitivity_sample(A, 2.0, 300, random_state=seed)
+    ref = embedding_distortion(A, S, 2.0)        # p = 2 is exact: basis-independent
+    got = embedding_distortion(chunked(A * 1e250, (400, 1, 499)), S, 2.0)
+    assert abs(got.ratio_min - ref.ratio_min) <= 1e-10 and \
+        abs(got.ratio_max - ref.ratio_max) <= 1e-10
+    S1 = sensitivity_sample(A, 1.0, 300, random_state=seed)
+    lower = embedding_distortion(chunked(A, 300), S1, 1.0, refine=0, random_state=seed)
+    assert 0 < lower.ratio_min <= lower.ratio_max and lower.distortion >= 0
+    Ab = A.copy()
+    Ab[450, 2] = np.nan
+    with pytest.raises(ValueError, match="A contains NaN or infinity"):
+        embedding_distortion(chunked(Ab, 300), S, 2.0)
+    with pytest.raises(ValueError, match="rows"):     # a sample of another matrix
+        embedding_distortion(chunked(A[:800], 300), S, 2.0)
+    with pytest.raises(ValueError, match="A has unknown chunk sizes"):
+        D = chunked(A, 300)
+        embedding_distortion(D[D[:, 0] > -100], S, 2.0)
+    with pytest.raises(TypeError, match="A must be a dense array"):
+        embedding_distortion(chunked(A, 300, sparse=True), S, 2.0)
+
+
 # ------------------------------------------------------------------------ the array layer
 
 class _DeviceMeta:

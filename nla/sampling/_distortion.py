@@ -4,6 +4,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .._array import kernels, to_host, to_numpy
+from .._dask import check_rows, is_dask
 from .._random import gaussian_xp, stream_key
 from .._result import Result
 from .._validation import check_array, check_int, check_seed
@@ -24,6 +25,13 @@ def embedding_distortion(A, sample, p, *, n_directions=200, refine=3, random_sta
     not sampled) and the ``refine`` worst on each side are improved by BFGS on
     ``log ||S U z||_p - log ||U z||_p``. Every reported ratio is attained by an actual ``x``,
     so the result is a lower bound on the true distortion. Host (NumPy) computation.
+
+    A row-chunked dask ``A`` is never gathered: ``U = A X`` stays lazy and each use of it
+    (the sampled rows, the leverage ranking, the norms of the pool, each refinement step) is
+    one pass over the chunks on the active scheduler, so persist ``A`` first when it is
+    costly to produce. NaN/inf in a chunk raise ``ValueError`` naming ``A``. The result is
+    concrete and equals the in-core one up to rounding when ``cond(A) <= 1e6``; beyond it the
+    basis may differ by column signs, which changes the Gaussian pool, not its guarantee.
 
     Parameters
     ----------
@@ -53,36 +61,48 @@ def embedding_distortion(A, sample, p, *, n_directions=200, refine=3, random_sta
     >>> bool(embedding_distortion(A, S, 1.0, random_state=0).distortion < 0.3)
     True
     """
-    A = to_host(check_array(A, "A")).astype(np.float64, copy=False)
+    on_dask = is_dask(A)
+    A = check_rows(A, "A") if on_dask else to_host(check_array(A, "A"))
     p = check_p(p)
     check_sample(sample, A.shape[0], p)
     n_directions = check_int(n_directions, "n_directions", low=1)
     refine = check_int(refine, "refine", low=0)
-    K = kernels("sampling", "cpu")
-    U, rank, _, _ = orthonormal_basis(A, K)
+    if on_dask:  # U = A X stays lazy: each use of it is a pass over the chunks
+        from ._distortion_dask import DaskBasis, basis_coordinates
+
+        X, rank, _ = basis_coordinates(A.astype(np.float64))
+        basis = DaskBasis(A.astype(np.float64), X)
+    else:
+        U, rank, _, _ = orthonormal_basis(A.astype(np.float64, copy=False),
+                                          kernels("sampling", "cpu"))
+        basis = _Basis(U)
+    return _from_basis(basis, rank, A.shape[0], sample, p, n_directions, refine, random_state)
+
+
+def _from_basis(basis, rank, n, sample, p, n_directions, refine, random_state):
+    # The distortion from an orthonormal basis U of col(A), used only through `basis`.
     idx = to_numpy(sample.indices).astype(np.int64)
     scale = to_numpy(sample.row_scale).astype(np.float64)
-    SU = scale[:, None] * U[idx]
+    SU = scale[:, None] * basis.rows(idx)
     if p == 2.0:
         sv = np.linalg.svd(SU, compute_uv=False) if idx.size else np.zeros(1)
         lo, hi = float(sv[-1]) if sv.size >= rank else 0.0, float(sv[0])
         return Result(distortion=max(hi - 1.0, 1.0 - lo), ratio_min=lo, ratio_max=hi)
     key = stream_key(check_seed(random_state), STREAM_DIRECTIONS)
     gauss = gaussian_xp(np, key, np.arange(rank)[:, None], np.arange(n_directions)[None, :])
-    lev = np.einsum("ij,ij->i", U, U)
-    unsampled = np.ones(U.shape[0], dtype=bool)
+    unsampled = np.ones(n, dtype=bool)
     unsampled[idx] = False
-    top = np.argsort(-lev)[:50]
-    top_missing = np.flatnonzero(unsampled)[np.argsort(-lev[unsampled])[:50]]
-    Z = np.concatenate([gauss, np.eye(rank), U[top].T, U[top_missing].T], axis=1)
-    ratios = _ratio(SU, U, Z, p)
+    top, top_missing = basis.top_leverage(unsampled, 50)
+    Z = np.concatenate([gauss, np.eye(rank), basis.rows(top).T, basis.rows(top_missing).T],
+                       axis=1)
+    ratios = _ratio(SU, basis, Z, p)
     lo_i, hi_i = np.argsort(ratios)[:refine], np.argsort(-ratios)[:refine]
     lo, hi = float(ratios.min()), float(ratios.max())
     for sign, starts in ((1.0, lo_i), (-1.0, hi_i)):
         for j in starts:
-            z = minimize(_log_ratio, Z[:, j], args=(SU, U, p, sign), jac=True, method="BFGS",
-                         options={"maxiter": 200}).x
-            r = float(_ratio(SU, U, z[:, None], p)[0])
+            z = minimize(_log_ratio, Z[:, j], args=(SU, basis, p, sign), jac=True,
+                         method="BFGS", options={"maxiter": 200}).x
+            r = float(_ratio(SU, basis, z[:, None], p)[0])
             lo, hi = min(lo, r), max(hi, r)
     return Result(distortion=max(hi - 1.0, 1.0 - lo), ratio_min=lo, ratio_max=hi)
 
@@ -93,8 +113,30 @@ def _norms(Y, p):
     return scale * np.sum((np.abs(Y) / scale) ** p, axis=0) ** (1.0 / p)
 
 
-def _ratio(SU, U, Z, p):
-    return _norms(SU @ Z, p) / _norms(U @ Z, p)
+class _Basis:
+    """An in-core basis ``U``: the operations :func:`_from_basis` needs (dask: DaskBasis)."""
+
+    def __init__(self, U):
+        self.U = U
+
+    def rows(self, indices):
+        return self.U[indices]
+
+    def top_leverage(self, unsampled, k):
+        """The ``k`` rows of highest leverage, then the ``k`` such rows among ``unsampled``."""
+        lev = np.einsum("ij,ij->i", self.U, self.U)
+        return (np.argsort(-lev)[:k],
+                np.flatnonzero(unsampled)[np.argsort(-lev[unsampled])[:k]])
+
+    def norms(self, Z, p):
+        return _norms(self.U @ Z, p)
+
+    def log_norm_and_grad(self, z, p):
+        return _log_norm_and_grad(self.U, z, p)
+
+
+def _ratio(SU, basis, Z, p):
+    return _norms(SU @ Z, p) / basis.norms(Z, p)
 
 
 def _log_norm_and_grad(M, z, p):
@@ -108,7 +150,7 @@ def _log_norm_and_grad(M, z, p):
     return np.log(scale) + np.log(total) / p, g
 
 
-def _log_ratio(z, SU, U, p, sign):
+def _log_ratio(z, SU, basis, p, sign):
     fs, gs = _log_norm_and_grad(SU, z, p)
-    fu, gu = _log_norm_and_grad(U, z, p)
+    fu, gu = basis.log_norm_and_grad(z, p)
     return sign * (fs - fu), sign * (gs - gu)

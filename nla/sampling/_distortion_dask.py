@@ -1,0 +1,128 @@
+"""embedding_distortion for a row-chunked dask ``A``: the in-core algorithm, ``U = A X`` lazy.
+
+The orthonormal basis ``U`` of ``col(A)`` has one row per row of ``A``, so it is never formed:
+``X`` (``d x r``, with ``U = A X``) comes from passes over the chunks (CholeskyQR2 on
+tree-summed Gram matrices, as in core, or a chunk-by-chunk TSQR for ill-conditioned ``A``),
+and every later use of ``U`` (its sampled rows, the leverage ranking, the ``l_p`` norms of
+``U Z``, each refinement step) is one more pass, chunk by chunk, on the active scheduler.
+"""
+
+import numpy as np
+import scipy.linalg
+
+from .._dask import map_rows, reduce_rows
+from .._validation import check_array, unit_scale
+from ._basis import _GRAM_COND_MAX, default_rcond, tri_inv
+from ._kernels import gram
+
+
+def basis_coordinates(A, rcond=None):
+    """``(X, rank, s)``: ``A X`` is an orthonormal basis of ``col(A)`` for a dask ``A``.
+
+    ``s`` holds the singular values of ``A``. Two Gram passes (CholeskyQR2) when
+    ``cond(A) <= 1e6``, as :func:`nla.sampling._basis.orthonormal_basis` does in core;
+    otherwise one TSQR pass and the SVD of ``R`` (numerical rank by ``rcond``). ``A`` is
+    scaled by a power of two first when its entries are far from 1 (one more pass, which
+    also refuses NaN/inf naming ``A``).
+    """
+    import dask
+
+    n, d = A.shape
+    rcond = default_rcond(A.shape) if rcond is None else rcond
+    top = float(abs(A).max().compute())
+    if not np.isfinite(top):
+        raise ValueError("A contains NaN or infinity")
+    c = unit_scale(top) if top > 0 else 1.0
+    T0 = np.eye(d) / c
+    G = _gram(A, T0)
+    ev = np.linalg.eigvalsh(G)
+    if d <= n and ev[0] > 0 and ev[-1] <= _GRAM_COND_MAX * ev[0]:
+        R1 = np.linalg.cholesky(G).T
+        X1 = T0 @ tri_inv(R1)
+        R2 = np.linalg.cholesky(_gram(A, X1)).T
+        X = X1 @ tri_inv(R2)
+        return X, d, np.linalg.svd(R2 @ R1, compute_uv=False) * c
+    blocks = A.to_delayed().ravel()
+    Rs = dask.compute(*[dask.delayed(_r_factor, pure=True)(b, c) for b in blocks])
+    R = scipy.linalg.qr(np.concatenate(Rs), mode="r", check_finite=False)[0][:d]
+    W, s, Vt = np.linalg.svd(R)
+    rank = int(np.sum(s > rcond * s[0])) if s.size and s[0] > 0 else 0
+    return Vt[:rank].T / (s[:rank] * c), rank, s * c
+
+
+def _gram(A, T):
+    return reduce_rows(_gram_block, A, shape=(T.shape[1], T.shape[1]), shared=(T,))
+
+
+def _gram_block(row0, a, T):
+    return gram(_block(a) @ T)
+
+
+def _r_factor(a, c):
+    a = _block(a) / c
+    return scipy.linalg.qr(a, mode="r", check_finite=False)[0] if a.shape[0] else a
+
+
+def _block(a):
+    # One chunk of A, its values checked when it is computed.
+    return check_array(a, "A", min_size=0).astype(np.float64, copy=False)
+
+
+class DaskBasis:
+    """``U = A X`` for a dask ``A``, used only through passes over its chunks (the
+    operations of ``nla.sampling._distortion._Basis``)."""
+
+    def __init__(self, A, X):
+        self.A, self.X = A, X
+        self.U = map_rows(_times, A, tail=(X.shape[1],), shared=(X,))
+
+    def rows(self, indices):
+        return self.U[indices].compute() if len(indices) else np.zeros((0, self.X.shape[1]))
+
+    def top_leverage(self, unsampled, k):
+        """The ``k`` rows of highest leverage, then the ``k`` such rows among ``unsampled``."""
+        import dask
+        import dask.array as da
+
+        lev = (self.U * self.U).sum(axis=1)
+        missing = da.where(da.from_array(unsampled, chunks=lev.chunks), lev, -np.inf)
+        k_missing = min(k, int(unsampled.sum()))
+        top, top_missing = dask.compute(da.argtopk(lev, min(k, lev.shape[0])),
+                                        da.argtopk(missing, max(k_missing, 1)))
+        return top, top_missing[:k_missing]
+
+    def _sums(self, Z, p, grad):
+        # Global column maxima S, sum (|U Z| / S)^p and U^T (sign (|U Z| / S)^(p-1)), from
+        # per-chunk sums taken on each chunk's own maxima and rescaled here.
+        import dask
+
+        parts = dask.compute(*[dask.delayed(_sums_block, pure=True)(b, self.X, Z, p, grad)
+                               for b in self.A.to_delayed().ravel()])
+        top = np.max([part[0] for part in parts], axis=0)
+        ratio = [part[0] / np.where(top > 0, top, 1.0) for part in parts]
+        total = sum(part[1] * r ** p for part, r in zip(parts, ratio))
+        g = sum(part[2] * r ** (p - 1.0) for part, r in zip(parts, ratio)) if grad else None
+        return top, total, g
+
+    def norms(self, Z, p):
+        top, total, _ = self._sums(Z, p, False)
+        return np.where(top > 0, top, 1.0) * total ** (1.0 / p)
+
+    def log_norm_and_grad(self, z, p):
+        top, total, g = self._sums(z[:, None], p, True)
+        scale = max(float(top[0]), 1e-300)
+        return np.log(scale) + np.log(float(total[0])) / p, g[:, 0] / (scale * total[0])
+
+
+def _times(row0, a, X):
+    return _block(a) @ X
+
+
+def _sums_block(a, X, Z, p, grad):
+    U = _times(0, a, X)
+    Y = U @ Z
+    aY = np.abs(Y)
+    top = aY.max(axis=0, initial=0.0)
+    scaled = aY / np.where(top > 0, top, 1.0)
+    g = U.T @ (np.sign(Y) * scaled ** (p - 1.0)) if grad else None
+    return top, (scaled ** p).sum(axis=0), g
