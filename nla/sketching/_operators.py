@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._array import Origin, engine_of, is_sparse, kernels, on_gpu, to_cupy
+from .._dask import is_dask
 from .._random import (STREAM_GAUSS, STREAM_INDEX, STREAM_SIGN, gaussian_block_jit, gaussian_xp,
                        sign_xp, stream_key)
 from .._validation import (check_array, check_choice, check_dtype, check_finite, check_int,
@@ -45,6 +46,9 @@ class SketchOperator:
     #: True for the dense families (Gaussian, SRHT, pooled Hadamard) that carry the l_inf
     #: guarantee of sketch-and-solve; sparse sketches do not (see the module docs).
     dense_family = True
+    #: False for the Hadamard families, whose transform mixes all rows at once: a row chunk's
+    #: contribution would cost a full-length transform, so dask input is refused for them.
+    chunk_separable = True
 
     def __init__(self, sketch_size, n, random_state=None, dtype=np.float64):
         self.sketch_size = check_int(sketch_size, "sketch_size", low=1)
@@ -77,8 +81,12 @@ class SketchOperator:
         Returns
         -------
         array, shape (m,) or (m, k)
-            Dense, in the caller's framework and on its device.
+            Dense, in the caller's framework and on its device. For a row-chunked dask ``A``
+            (dense or scipy.sparse chunks) a concrete array: one contribution per chunk,
+            tree-summed on the active scheduler (exact: ``S`` is keyed by the global row).
         """
+        if is_dask(A):
+            return self._apply_dask(A, 0 if row0 is None else row0)
         origin = Origin(A)
         ndim = 2 if sp.issparse(A) else getattr(A, "ndim", np.ndim(A))
         if ndim not in (1, 2):
@@ -106,6 +114,24 @@ class SketchOperator:
         if not bool(K.xp.isfinite(out).all()):
             raise ValueError("A contains NaN or infinity (or entries too large to sketch)")
         return origin.restore(out[:, 0] if ndim == 1 else out)
+
+    def _apply_dask(self, A, row0):
+        # One pass: each chunk's S[:, rows] @ block (its NaN/inf found there, naming A).
+        from .._dask import check_rows, reduce_rows
+
+        if not self.chunk_separable:
+            raise TypeError(f"A is a dask array and the {self.kind!r} sketch is not "
+                            "chunk-separable (its Hadamard transform mixes every row); use "
+                            "kind 'sparse_sign', 'countsketch' or 'gaussian' for dask input")
+        ndim = A.ndim
+        A = check_rows(A, "A", ndim=ndim, sparse=True)
+        row0 = check_int(row0, "row0", low=0, high=self.n - A.shape[0])
+        if row0 == 0 and A.shape[0] != self.n:
+            raise ValueError(f"A must have n={self.n} rows to be sketched, got {A.shape[0]}")
+        dtype = np.promote_types(self.dtype, A.dtype)
+        meta = getattr(A._meta, "toarray", lambda: A._meta)()  # dense output, chunk's library
+        return reduce_rows(_ChunkApply(row0), A, shape=(self.sketch_size,) + A.shape[1:],
+                           dtype=dtype, meta=meta, shared=(self,))
 
     def _apply_sparse(self, K, X, row0):
         # Dense families: densify column chunks (memory n x 64 at a time).
@@ -210,6 +236,15 @@ class SketchOperator:
         return self.rapply(Y)
 
 
+class _ChunkApply:
+    # Picklable per-chunk function of SketchOperator._apply_dask.
+    def __init__(self, row0):
+        self.row0 = row0
+
+    def __call__(self, row0, block, S):
+        return S.apply(block, row0=self.row0 + row0)
+
+
 class TransposedSketch:
     """``S.T`` of a sketch operator ``S``: an ``n x m`` operator sharing ``S``'s hashes.
 
@@ -310,6 +345,8 @@ class GaussianSketch(SketchOperator):
 
 
 class _HadamardBase(SketchOperator):
+    chunk_separable = False
+
     def __init__(self, sketch_size, n, random_state=None, dtype=np.float64):
         super().__init__(sketch_size, n, random_state, dtype)
         self.bits = max(0, int(self.n - 1).bit_length())
