@@ -55,3 +55,30 @@ def test_mixed_engines_refused():
     assert on_gpu(FakeDevice())
     with pytest.raises(ValueError, match="mix host"):
         engine_of(np.ones(2), FakeDevice())
+
+
+@pytest.mark.parametrize("framework", ["torch", "array_api_strict"])
+def test_public_functions_answer_in_the_callers_framework(framework, rng):
+    # inverse_transform, johnson_lindenstrauss_min_dim and LongRangePotential (fwht: see
+    # tests/test_sklearn_operators.py) take and give arrays of the caller's framework.
+    mod = pytest.importorskip(framework)
+    wrap = mod.from_numpy if framework == "torch" else mod.asarray
+    import nla
+
+    X = rng.standard_normal((6, 40))
+    rp = nla.SparseRandomProjection(8, random_state=0).fit(X)
+    Z = rp.transform(X)
+    back = rp.inverse_transform(wrap(Z))
+    assert type(back) is type(wrap(Z))
+    np.testing.assert_allclose(np.from_dlpack(back), rp.inverse_transform(Z), rtol=1e-13)
+    n = np.array([10, 1000])
+    k = nla.johnson_lindenstrauss_min_dim(wrap(n), eps=0.5)
+    assert type(k) is type(wrap(n))
+    np.testing.assert_array_equal(np.from_dlpack(k), nla.johnson_lindenstrauss_min_dim(n, eps=0.5))
+    k = nla.johnson_lindenstrauss_min_dim(100, eps=wrap(np.array([0.1, 0.5])))
+    assert type(k) is type(wrap(n))
+    V = nla.LongRangePotential(rng.standard_normal((3, 3)), rng.standard_normal(3), a=0.7)
+    pts = rng.standard_normal((3, 5))
+    out = V(*(wrap(p) for p in pts))
+    assert type(out) is type(wrap(pts[0]))
+    np.testing.assert_array_equal(np.from_dlpack(out), V(*pts))

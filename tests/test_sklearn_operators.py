@@ -153,3 +153,42 @@ def test_fwht_bad_input_is_named():
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="detach"):
         fwht(torch.ones(4, dtype=torch.float64, requires_grad=True))
+
+
+# --- measurement operators of nla.recovery as LinearOperators on vec(X) ------------------------
+
+def _measurement_cases(rng, seed, d1=5, d2=4, m=12):
+    from nla import (DenseMeasurements, EntrySampling, GaussianMeasurements,
+                     RankOneMeasurements)
+
+    A = rng.standard_normal((m, d1, d2))
+    a, b = rng.standard_normal((m, d1)), rng.standard_normal((m, d2))
+    rows, cols = np.divmod(rng.permutation(d1 * d2)[:m], d2)   # distinct entries
+    E = np.zeros((m, d1, d2))
+    E[np.arange(m), rows, cols] = 1.0
+    stored = GaussianMeasurements(m, (d1, d2), random_state=seed)
+    fly = GaussianMeasurements(m, (d1, d2), stored=False, random_state=seed)
+    return [(DenseMeasurements(A), A), (RankOneMeasurements(a, b), a[:, :, None] * b[:, None, :]),
+            (RankOneMeasurements(a), a[:, :, None] * a[:, None, :]),
+            (EntrySampling(rows, cols, (d1, d2)), E), (stored, stored.toarray()),
+            (fly, fly.toarray())]
+
+
+def test_measurement_operators_as_linear_operators(rng, seed):
+    for op, A in _measurement_cases(rng, seed):
+        M = A.reshape(A.shape[0], -1)          # row i is vec(A_i), row-major
+        L = op.aslinearoperator()
+        assert L.shape == M.shape
+        x, w = rng.standard_normal(M.shape[1]), rng.standard_normal(M.shape[0])
+        w0 = w.copy()
+        _close(L.matvec(x), M @ x, np.abs(M), np.abs(x))
+        _close(L.rmatvec(w), M.T @ w, np.abs(M.T), np.abs(w))
+        _close(L.T.matvec(w), M.T @ w, np.abs(M.T), np.abs(w))
+        _close(L.H.matmat(np.eye(M.shape[0])), M.T, np.abs(M.T), np.eye(M.shape[0]))
+        _close(L.adjoint().matvec(w), M.T @ w, np.abs(M.T), np.abs(w))
+        assert np.array_equal(w, w0)
+        # the same measurements as the operator's own call on a factored matrix
+        U, V = rng.standard_normal((5, 2)), rng.standard_normal((4, 2))
+        if op.shape == (5, 4):
+            np.testing.assert_allclose(L.matvec((U @ V.T).ravel()), op(U, V), rtol=1e-12,
+                                       atol=1e-12)

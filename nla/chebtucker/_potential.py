@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._array import engine_of, kernels, to_host
+from .._array import Origin, engine_of, kernels, to_engine, to_host
 from .._validation import check_array, check_scalar
 
 
@@ -51,16 +51,21 @@ class LongRangePotential:
 
     def __call__(self, x, y, z):
         engine = engine_of(x, y, z)
+        # the values come back in the framework of the first array argument (torch in, torch out)
+        origin = Origin(next((v for v in (x, y, z) if not np.isscalar(v)), x))
         K = kernels("chebtucker", engine)
         xp = K.xp
-        x, y, z = xp.broadcast_arrays(xp.asarray(x, dtype=xp.float64),
-                                      xp.asarray(y, dtype=xp.float64),
-                                      xp.asarray(z, dtype=xp.float64))
+        x, y, z = xp.broadcast_arrays(*(xp.asarray(to_engine(_listed(v), engine), dtype=xp.float64)
+                                        for v in (x, y, z)))
         shape = x.shape
         values = K.erf_potential(x.ravel(), y.ravel(), z.ravel(), xp.asarray(self.centers),
                                  xp.asarray(self.charges), self.a)
-        return values.reshape(shape)
+        return origin.restore(values.reshape(shape))
 
     def __repr__(self):
         return f"LongRangePotential(n={self.charges.shape[0]}, a={self.a})"
 
+
+def _listed(v):
+    # Python scalars and lists as NumPy arrays; arrays of any framework as they are
+    return np.asarray(v) if np.isscalar(v) or isinstance(v, (list, tuple)) else v

@@ -29,7 +29,9 @@ def johnson_lindenstrauss_min_dim(n_samples, *, eps=0.1):
 
     Returns
     -------
-    int or ndarray of int64
+    int or array of int64
+        An int for scalar input; for array input an array in the framework of the array
+        argument (``n_samples`` first: torch in, torch out).
 
     Examples
     --------
@@ -38,6 +40,9 @@ def johnson_lindenstrauss_min_dim(n_samples, *, eps=0.1):
     >>> johnson_lindenstrauss_min_dim(25, eps=0.1)
     2759
     """
+    origin = Origin(next((v for v in (n_samples, eps) if Origin(v).kind != "numpy"), eps))
+    n_samples, eps = (v if np.isscalar(v) else to_host(to_engine(v, engine_of(v)))
+                      for v in (n_samples, eps))
     eps_arr = np.asarray(eps)
     if eps_arr.dtype.kind not in "iuf":   # '0.1', complex, bools, objects: not a real number
         raise TypeError(f"eps must be a real number or an array of them, got {eps!r}")
@@ -52,7 +57,7 @@ def johnson_lindenstrauss_min_dim(n_samples, *, eps=0.1):
         raise ValueError(f"n_samples must be > 0, got {n_samples!r}")
     k = 4 * np.log(n_arr) / (eps_arr**2 / 2 - eps_arr**3 / 3)
     k = k.astype(np.int64)
-    return int(k) if k.ndim == 0 else k
+    return int(k) if k.ndim == 0 else origin.restore(k)
 
 
 class SparseRandomProjection(TransformerMixin, BaseEstimator):

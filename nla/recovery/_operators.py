@@ -14,7 +14,7 @@ needs for a model ``X = U V^T`` (``V = U`` when symmetric):
 
 import numpy as np
 
-from .._array import Origin, engine_of, kernels, on_gpu, to_engine
+from .._array import Origin, engine_of, kernels, on_gpu, to_engine, to_host
 from .._random import stream_key
 from .._validation import (check_array, check_bool, check_choice, check_dtype, check_int,
                            check_memory, check_seed)
@@ -91,6 +91,43 @@ class Measurements:
     def __repr__(self):
         return (f"{type(self).__name__}(n_measurements={self.n_measurements}, "
                 f"shape={self.shape}, engine={self.engine!r})")
+
+    def aslinearoperator(self):
+        """The operator as a :class:`scipy.sparse.linalg.LinearOperator` on ``vec(X)``.
+
+        ``shape`` here is that of the matrices measured, ``(d1, d2)``, so SciPy's
+        ``aslinearoperator`` cannot read the operator from it: this gives the
+        ``n_measurements x d1 d2`` operator (``X`` flattened row-major), with ``rmatvec``
+        ``w -> vec(sum_i w_i A_i)`` and so ``.T``, ``.H`` and ``adjoint()``, each from the fast
+        passes of the fit (no ``A_i`` is formed). Host arrays in and out; a GPU operator
+        computes on its device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nla import EntrySampling
+        >>> L = EntrySampling([0, 1], [2, 0], (2, 3)).aslinearoperator()
+        >>> L.shape, L.matvec(np.arange(6.0)).tolist(), L.rmatvec(np.ones(2)).tolist()
+        ((2, 6), [2.0, 3.0], [0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+        """
+        from scipy.sparse.linalg import LinearOperator
+
+        op, (d1, d2) = self, self.shape
+        dtype = np.dtype(self.dtype or np.float64)
+
+        def matvec(x):
+            X = to_engine(np.ascontiguousarray(np.reshape(x, (d1, d2)), dtype=dtype),
+                          op.engine)
+            eye = op._xp.eye(d2, dtype=dtype)
+            return np.asarray(to_host(op._forward(X, eye)))   # A(X I^T) = A(X)
+
+        def rmatvec(w):
+            w = to_engine(np.array(np.reshape(w, -1), dtype=dtype), op.engine)  # a copy
+            G_times, _ = op._adjoint(w)
+            return np.asarray(to_host(G_times(op._xp.eye(d2, dtype=dtype)))).ravel()
+
+        return LinearOperator((self.n_measurements, d1 * d2), matvec=matvec, rmatvec=rmatvec,
+                              dtype=dtype)
 
 
 class DenseMeasurements(Measurements):
