@@ -10,7 +10,7 @@ from .._estimator import (BaseEstimator, RegressorMixin, check_features, check_i
                           check_target)
 from .._progress import progress
 from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
-                           check_scalar, check_seed, unit_scale)
+                           check_memory, check_scalar, check_seed, unit_scale)
 from . import _model
 from ._statespace import KERNEL_CODES, interpolate
 
@@ -245,6 +245,10 @@ class FunBaT(RegressorMixin, BaseEstimator):
         kern = kernels("funbat", engine)
         N, K = X.shape
         ranks, kinds, ells, variances, damping, a0, b0 = self._check_params(K)
+        # The core covariance is R x R (R = prod(ranks), or the rank for CP); each observed
+        # coordinate keeps rank x rank second moments (and its state-space blocks).
+        R = ranks[0] if self.cp else int(np.prod(ranks, dtype=object))
+        check_memory(R * R + 4 * K * N * max(ranks) ** 2, "rank")
         seed = check_seed(self.random_state)
         Xh = np.asarray(to_host(X), dtype=np.float64)
         yh = np.asarray(to_host(yv), dtype=np.float64)

@@ -5,7 +5,7 @@ import numpy as np
 from .._array import Origin, engine_of, kernels, namespaces
 from .._dask import check_rows, is_dask
 from .._validation import (check_array, check_bool, check_choice, check_dtype, check_int,
-                           check_scalar, check_seed, unit_scale)
+                           check_memory, check_scalar, check_seed, unit_scale)
 
 
 def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="auto",
@@ -109,6 +109,7 @@ def fastrp(adjacency, dim=128, weights=(0.0, 0.0, 1.0, 1.0), beta=0.0, *, s="aut
     n = S.shape[0]
     if S.shape[0] != S.shape[1]:
         raise ValueError(f"adjacency must be square, got shape {S.shape}")
+    check_memory(3 * n * dim, "dim", itemsize=dtype.itemsize)  # R, the power and the sum
     engine = engine_of(S)
     xp, sparse = namespaces(engine)
     if isinstance(s, str) and s == "auto":

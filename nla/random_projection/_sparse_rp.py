@@ -9,7 +9,8 @@ from .._array import Origin, engine_of, is_sparse, kernels, namespaces, to_engin
 from .._dask import check_rows, is_dask, map_rows
 from .._estimator import (BaseEstimator, DataDimensionalityWarning, TransformerMixin,
                           check_features, check_is_fitted)
-from .._validation import check_array, check_finite, check_int, check_scalar, check_seed
+from .._validation import (check_array, check_bool, check_finite, check_int, check_memory,
+                           check_scalar, check_seed)
 
 
 def johnson_lindenstrauss_min_dim(n_samples, *, eps=0.1):
@@ -182,6 +183,11 @@ class SparseRandomProjection(TransformerMixin, BaseEstimator):
             density = 1.0 / np.sqrt(n_features)
         else:
             density = check_scalar(self.density, "density", low=0, high=1, low_open=True)
+        # R holds about density * n_features * k (value, index) pairs and k + 1 row pointers
+        check_memory(k + 1 + 2 * density * n_features * k, "n_components")
+        check_bool(self.dense_output, "dense_output")
+        if check_bool(self.compute_inverse_components, "compute_inverse_components"):
+            check_memory(2 * n_features * k, "n_components")  # the dense pseudo-inverse
         self.seed_ = check_seed(self.random_state)
         self._projections = {}
         self.n_components_ = k
