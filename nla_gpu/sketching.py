@@ -167,17 +167,21 @@ def gaussian_apply(key, m, X, row0, scale):
     return out
 
 
+def _sparse_sign_matrix(bucket_key, sign_key, m, nnz, row0, r, scale, dtype):
+    rows, cols, values = sparse_sign_entries(cupy, bucket_key, sign_key, m, nnz, row0, r, scale)
+    return csp.csr_matrix((values.astype(dtype), (rows, cols)), shape=(m, r))
+
+
 def sparse_sign_apply(bucket_key, sign_key, m, nnz, X, row0, scale):
     """Sparse sign sketch columns ``row0 ..`` times ``X`` as one cuSPARSE SpMM."""
-    rows, cols, values = sparse_sign_entries(cupy, bucket_key, sign_key, m, nnz, row0,
-                                             X.shape[0], scale)
-    S = csp.csr_matrix((values.astype(X.dtype), (rows, cols)), shape=(m, X.shape[0]))
-    return S @ X
+    return _sparse_sign_matrix(bucket_key, sign_key, m, nnz, row0, X.shape[0], scale,
+                               X.dtype) @ X
 
 
-def csr_matrix(data, rows, cols, shape):
-    """A cupyx CSR matrix from COO triplets (duplicates summed)."""
-    return csp.csr_matrix((data, (rows, cols)), shape=shape)
+def sparse_sign_apply_sparse(bucket_key, sign_key, m, nnz, X, row0, scale):
+    """Sparse sign sketch times a sparse ``X`` (dense result): one cuSPARSE SpGEMM."""
+    S = _sparse_sign_matrix(bucket_key, sign_key, m, nnz, row0, X.shape[0], scale, X.dtype)
+    return (S @ X).toarray()
 
 
 def exact_lstsq(A, b):

@@ -313,3 +313,246 @@ def test_lstsq_twin_engine_auto_paths(gpu_twin, rng, seed, monkeypatch):
         assert r.method == t.method == method, (r.note, t.note)
         np.testing.assert_allclose(t.x, r.x, rtol=tol, atol=tol * np.abs(r.x).max())
         assert abs(t.residual_norm - r.residual_norm) <= 1e-12 * r.residual_norm
+
+
+# --- 'auto', the default: the exact solution by the fastest suitable path ---------------------
+
+def _planted(rng, n, d, kappa, residual_ratio):
+    # A with singular values logspace(0, -log10 kappa) in mixed columns, b = A x0 + r with r
+    # orthogonal to range(A) and ||r|| = residual_ratio * ||A x0||: x0 is the LS solution.
+    Q, _ = np.linalg.qr(rng.standard_normal((n, d + 1)))
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    A = (Q[:, :d] * np.logspace(0, -np.log10(kappa), d)) @ V.T
+    x0 = rng.standard_normal(d)
+    Ax = A @ x0
+    return A, Ax + residual_ratio * np.linalg.norm(Ax) * Q[:, d], x0
+
+
+@pytest.mark.parametrize("kappa, ratio, method", [(1e2, 1.0, "normal_refined"),
+                                                  (1e5, 1.0, "normal_refined"),
+                                                  (1e8, 1e-6, "cholesky_qr"),
+                                                  (1e8, 1.0, "cholesky_qr")])
+def test_auto_is_as_accurate_as_gelsd(kappa, ratio, method, rng, seed):
+    # The accuracy rule: error to the planted solution at most 10x gelsd's. Both are
+    # backward stable, so both errors are about eps (kappa + kappa**2 ||r|| / (||A|| ||x||));
+    # measured nla/gelsd ratios over 3 seeds per case: 0.15 .. 2.5.
+    A, b, x0 = _planted(rng, 4000, 12, kappa, ratio)
+    x_gelsd = scipy.linalg.lstsq(A, b, lapack_driver="gelsd")[0]
+    res = nla.lstsq(A, b, random_state=seed)
+    assert res.method == method and res.converged and res.rank == 12, res.note
+    err = np.linalg.norm(res.x - x0) / np.linalg.norm(x0)
+    err_gelsd = np.linalg.norm(x_gelsd - x0) / np.linalg.norm(x0)
+    assert err <= 10 * max(err_gelsd, np.finfo(float).eps), (err, err_gelsd)
+    assert abs(res.residual_norm - np.linalg.norm(A @ x0 - b)) <= 1e-10 * np.linalg.norm(b)
+    assert res.note.startswith("auto: ")
+
+
+def test_auto_falls_back_on_rank_deficiency(rng, seed):
+    A = rng.standard_normal((3000, 10))
+    A[:, 7] = -0.5 * A[:, 3]
+    b = rng.standard_normal(3000)
+    with pytest.warns(RankDeficientWarning):
+        res = nla.lstsq(A, b, random_state=seed)
+    assert res.method == "precondition" and res.rank == 9 and "rank deficient" in res.note
+    x_ref = scipy.linalg.lstsq(A, b, cond=1e-12, lapack_driver="gelsd")[0]  # minimum norm
+    np.testing.assert_allclose(res.x, x_ref, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["auto", "precondition", "sketch", "exact"])
+@pytest.mark.parametrize("s", [1e-200, 1e200])
+def test_extreme_scales_give_the_scaled_solution(method, s, rng, seed):
+    # A and b scaled by s: the same x (b/A scale cancels), residual scaled by s, no NaN/inf,
+    # and converged means what it means at scale 1.
+    A = rng.standard_normal((3000, 6)) * np.logspace(0, 2, 6)
+    b = A @ rng.standard_normal(6) + rng.standard_normal(3000)
+    ref = nla.lstsq(A, b, method=method, eps=1.0, random_state=seed)
+    res = nla.lstsq(A * s, b * s, method=method, eps=1.0, random_state=seed)
+    assert np.isfinite(res.x).all() and res.converged
+    if method == "auto":  # A^T A is out of range: the Cholesky-QR path, which never squares A
+        assert (ref.method, res.method) == ("normal_refined", "cholesky_qr")
+        assert "out of range" in res.note
+    else:
+        assert res.method == ref.method
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-12 if method == "exact" else 1e-10)
+    assert np.isclose(res.residual_norm / s, ref.residual_norm, rtol=1e-10)
+    x_only_b = nla.lstsq(A, b * s, method=method, eps=1.0, random_state=seed)
+    np.testing.assert_allclose(x_only_b.x / s, ref.x, rtol=1e-10)
+
+
+def test_precondition_and_auto_are_thread_count_invariant(tmp_path):
+    # Bitwise the same x on 1, 2 and 4 Numba threads (fixed row chunks in every reduction;
+    # one-thread BLAS on blocks): run in a fresh process allowed four threads.
+    import subprocess
+    import sys
+
+    script = tmp_path / "threads.py"
+    script.write_text(
+        "import hashlib, numba, numpy as np, scipy.sparse as sp, nla\n"
+        "rng = np.random.default_rng(5)\n"
+        "A = rng.standard_normal((40000, 16)) * np.logspace(0, 3, 16)\n"
+        "b = rng.standard_normal(40000)\n"
+        "S = sp.random(40000, 16, density=0.2, random_state=1, format='csr')\n"
+        "for t in (1, 2, 4):\n"
+        "    numba.set_num_threads(t)\n"
+        "    xs = [nla.lstsq(M, b, method=m, random_state=3).x for M in (A, S)\n"
+        "          for m in ('precondition', 'auto')]\n"
+        "    xs.append(nla.lstsq(A @ np.triu(np.ones((16, 16))) * 1e-4 ** np.arange(16) ** 0.5,\n"
+        "                        b, random_state=3).x)\n"
+        "    print(t, hashlib.sha1(b''.join(x.tobytes() for x in xs)).hexdigest())\n")
+    env = dict(__import__("os").environ, NUMBA_NUM_THREADS="4")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    digests = {line.split()[1] for line in out.stdout.split("\n") if line}
+    assert len(digests) == 1, out.stdout
+
+
+# --- sparse A and LinearOperator (LSRN-style) ---------------------------------------------------
+
+def _sparse_problem(rng, n, d, dense_rows=0, mixed=False):
+    # Column scales over 1e-3..1e3 (the case LSRN was made for), optionally a few dense rows,
+    # optionally correlated columns (cond(A D) large, so no column scaling helps).
+    import scipy.sparse as sp
+
+    A = sp.random(n, d, density=0.05, format="csr", random_state=rng,
+                  data_rvs=rng.standard_normal)
+    if dense_rows:
+        rows = sp.csr_matrix(rng.standard_normal((dense_rows, d)))
+        A = sp.vstack([A[:n - dense_rows], rows]).tocsr()
+    if mixed:  # column 2k+1 = column 2k + 1e-7 * itself: cond(A D) about 1e7
+        mix = np.eye(d)
+        mix[np.arange(0, d - 1, 2), np.arange(1, d, 2)] = 1.0
+        mix[np.arange(1, d, 2), np.arange(1, d, 2)] = 1e-7
+        A = (A @ sp.csr_matrix(mix)).tocsr()
+    A = (A @ sp.diags(np.logspace(-3, 3, d))).tocsr()
+    b = A @ rng.standard_normal(d) + rng.standard_normal(n)
+    return A, b
+
+
+def _scaled_gelsd(dense, b):
+    # gelsd on the column-equilibrated matrix: its error then grows with cond(A D), not with
+    # the column scales (fitted values of A D y equal those of A x)
+    D = 1 / np.linalg.norm(dense, axis=0)
+    return D * scipy.linalg.lstsq(dense * D, b, lapack_driver="gelsd")[0]
+
+
+def _normal_residual(A, b, x):
+    # ||A^T r|| / (||A||_F ||r||): LSQR's own stopping measure (its atol test)
+    import scipy.sparse.linalg as spla
+
+    r = b - A @ x
+    return np.linalg.norm(A.T @ r) / (spla.norm(A) * np.linalg.norm(r))
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "bsr", "lil", "dok", "csr_array"])
+def test_sparse_formats_match_dense_and_lsqr(fmt, rng, seed):
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    n, d = 3000, 20
+    A, b = _sparse_problem(rng, n, d, dense_rows=3)
+    Af = sp.csr_array(A) if fmt == "csr_array" else A.asformat(fmt)
+    A0 = Af.copy()
+    dense = A.toarray()
+    x_ref = _scaled_gelsd(dense, b)
+    x_lsqr = spla.lsqr(A, b, atol=1e-10, btol=1e-10, iter_lim=20000)[0]
+    for method in ("auto", "precondition"):
+        res = nla.lstsq(Af, b, method=method, random_state=seed)
+        assert res.converged and isinstance(res.x, np.ndarray)
+        # Fitted values agree to the conditioning of the scaled problem (cond(A D) ~ 10);
+        # x itself only to cond(A) eps, as for any backward-stable solver.
+        assert np.linalg.norm(dense @ (res.x - x_ref)) <= 1e-10 * np.linalg.norm(b)
+        # LSQR's measure: 'precondition' stops at ||R^-T A^T r|| <= tol ||b|| (tol = 1e-12),
+        # i.e. ||A^T r|| / (||A|| ||r||) <= about tol ||b|| / ||r||; 'auto' refines to rounding
+        r_norm = np.linalg.norm(b - dense @ x_ref)
+        limit = max(1e-10, 2e-12 * np.linalg.norm(b) / r_norm) if method != "auto" else 1e-10
+        assert _normal_residual(A, b, res.x) <= limit
+        assert _normal_residual(A, b, x_lsqr) <= 1e-9  # LSQR gets there too, slowly
+        assert abs(res.residual_norm - np.linalg.norm(b - dense @ x_ref)) <= 1e-12 * np.linalg.norm(b)
+    assert (Af != A0).nnz == 0 if hasattr(Af, "nnz") else True
+
+
+def test_sparse_ill_conditioned_takes_the_lsrn_path(rng, seed):
+    n, d = 4000, 16
+    A, b = _sparse_problem(rng, n, d, dense_rows=2, mixed=True)
+    dense = A.toarray()
+    x_ref = _scaled_gelsd(dense, b)
+    res = nla.lstsq(A, b, random_state=seed)
+    assert res.method == "precondition" and res.converged, res.note
+    assert "sparse A" in res.note and res.sketch == "sparse_sign"
+    assert res.sketch_size == 4 * d
+    # both backward stable on the scaled problem: fitted values within eps cond(A D) ||r||
+    # (cond(A D) about 1e7)
+    assert np.linalg.norm(dense @ (res.x - x_ref)) <= 1e-7 * np.linalg.norm(b)
+    assert abs(res.residual_norm - np.linalg.norm(b - dense @ x_ref)) <= 1e-10 * np.linalg.norm(b)
+
+
+def test_linear_operator(rng, seed):
+    import scipy.sparse.linalg as spla
+
+    n, d = 3000, 12
+    A, b = _sparse_problem(rng, n, d, dense_rows=2)
+    dense = A.toarray()
+    x_ref = _scaled_gelsd(dense, b)
+    calls = {"matvec": 0, "rmatvec": 0}
+
+    def mv(v):
+        calls["matvec"] += 1
+        return A @ v
+
+    def rmv(v):
+        calls["rmatvec"] += 1
+        return A.T @ v
+
+    ops = [spla.aslinearoperator(A), spla.LinearOperator((n, d), matvec=mv, rmatvec=rmv,
+                                                          dtype=np.float64)]
+    for op in ops:
+        for method in ("auto", "precondition"):
+            res = nla.lstsq(op, b, method=method, random_state=seed)
+            assert res.method == "precondition" and res.converged
+            assert np.linalg.norm(dense @ (res.x - x_ref)) <= 1e-10 * np.linalg.norm(b)
+    # only products: m = 4 d adjoint products for the sketch, two per iteration
+    assert calls["rmatvec"] >= 4 * d and calls["matvec"] > 0
+    B = np.column_stack([b, -2 * b])
+    res = nla.lstsq(ops[0], B, random_state=seed)
+    np.testing.assert_allclose(res.x[:, 1], -2 * res.x[:, 0], rtol=1e-9)
+    res = nla.lstsq(ops[1], b, method="exact")  # small: densified by d products
+    np.testing.assert_allclose(res.x, x_ref, rtol=1e-10)
+    with pytest.raises(ValueError, match="LinearOperator"):
+        nla.lstsq(ops[0], b, method="sketch")
+    with pytest.raises(ValueError, match="LinearOperator"):
+        nla.lstsq(ops[0], b, sketch="srht")
+    with pytest.raises(ValueError, match="b must have as many rows"):
+        nla.lstsq(ops[0], b[:-1])
+    bad = spla.LinearOperator((n, d), matvec=lambda v: np.full(n, np.nan),
+                              rmatvec=lambda v: np.full(d, np.nan), dtype=np.float64)
+    with pytest.raises(ValueError, match="A contains NaN"):
+        nla.lstsq(bad, b)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_sparse_nan_stored_entries_are_refused(fmt, value, rng):
+    A, b = _sparse_problem(rng, 2000, 8)
+    A = A.asformat(fmt)
+    A.data[A.nnz // 2] = value
+    for method in ("auto", "precondition", "sketch", "exact"):
+        with pytest.raises(ValueError, match="A contains NaN or infinity"):
+            nla.lstsq(A, b, method=method, eps=1.0)
+
+
+def test_sparse_float32_and_rank_deficient(rng, seed):
+    import scipy.sparse as sp
+
+    A, b = _sparse_problem(rng, 3000, 10)
+    res = nla.lstsq(A.astype(np.float32), b.astype(np.float32), tol=1e-6, random_state=seed)
+    assert res.x.dtype == np.float32
+    D = A.tolil()
+    D[:, 4] = D[:, 2] * 3.0
+    D = D.tocsr()
+    with pytest.warns(RankDeficientWarning):
+        res = nla.lstsq(D, b, random_state=seed)
+    x_ref = scipy.linalg.lstsq(D.toarray(), b, cond=1e-12, lapack_driver="gelsd")[0]
+    assert res.rank == 9
+    np.testing.assert_allclose(D @ res.x, D @ x_ref, rtol=0, atol=1e-9 * np.linalg.norm(b))
+    assert sp.issparse(D)

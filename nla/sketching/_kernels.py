@@ -348,9 +348,29 @@ def sparse_sign_apply(bucket_key, sign_key, m, nnz, X, row0, scale):
     return out
 
 
-def csr_matrix(data, rows, cols, shape):
-    """A CSR matrix from COO triplets (duplicates summed)."""
-    return sp.csr_matrix((data, (rows, cols)), shape=shape)
+@njit(parallel=True, cache=True)
+def _sparse_sign_csr(indptr, indices, data, row0, bucket_key, sign_key, m, nnz, scale, out):
+    # As _sparse_sign for a CSR X: task t owns output row block t, so no two tasks write the
+    # same entry and each entry is summed in row order (any thread count, same numbers).
+    # Work O(nnz * nnz(X)).
+    for t in prange(nnz):
+        lo = t * m // nnz
+        size = (t + 1) * m // nnz - lo
+        for j in range(indptr.shape[0] - 1):
+            g = _U64(row0 + j)
+            dst = out[lo + np.int64(below_jit(hash_jit(bucket_key, g, _U64(t)), size))]
+            s = scale * sign_jit(hash_jit(sign_key, g, _U64(t)))
+            for p in range(indptr[j], indptr[j + 1]):
+                dst[indices[p]] += s * data[p]
+
+
+def sparse_sign_apply_sparse(bucket_key, sign_key, m, nnz, X, row0, scale):
+    """Sparse sign sketch times a sparse ``X`` (dense result), in ``O(nnz * nnz(X))``."""
+    X = X.tocsr()
+    out = np.zeros((m, X.shape[1]), dtype=X.dtype)
+    _sparse_sign_csr(X.indptr, X.indices, X.data, row0, _U64(bucket_key), _U64(sign_key), m,
+                     nnz, X.dtype.type(scale), out)
+    return out
 
 
 # --- small dense linear algebra and the fused normal-equation pass ----------------------------
@@ -397,8 +417,9 @@ def residual_pass(A, V, B=None, T=None, block=4096):
     """``(Y.T @ (B - A @ V), ||B - A @ V||**2 per column)`` in one pass over ``A``.
 
     ``Y = A`` or, with ``T``, ``Y = A @ T`` formed block by block (the gradient in the
-    preconditioned coordinates, whose rounding does not grow with cond(A)). ``B = 0`` if None. The passes that call this are memory-bound for tall ``A``: C-contiguous
-    ``A`` goes through a row-by-row Numba kernel (each row used for both products while in
+    preconditioned coordinates, whose rounding does not grow with cond(A)). ``B = 0`` if
+    None. The passes that call this are memory-bound for tall ``A``: C-contiguous ``A`` goes
+    through a row-by-row Numba kernel (each row used for both products while in
     cache); other layouts through BLAS on row blocks that stay in cache between the two
     products; sparse ``A`` through two sparse products.
     """
@@ -479,9 +500,10 @@ def gram_pass(A, B, T=None, block=4096):
     while they are in cache; sparse ``A`` uses sparse products.
     """
     if sp.issparse(A):
-        Y = A if T is None else A @ T
-        G = Y.T @ Y
-        return (G.toarray() if hasattr(G, "toarray") else np.asarray(G)), np.asarray(Y.T @ B)
+        if T is None:
+            return _csr_gram(A.tocsr(), B)
+        Y = A @ T
+        return Y.T @ Y, Y.T @ B
     if T is None:  # the plain Gram: one BLAS syrk over the whole of A is fastest
         return A.T @ A, A.T @ B
     def one(s, e):
@@ -489,3 +511,37 @@ def gram_pass(A, B, T=None, block=4096):
         return Y.T @ Y, Y.T @ B[s:e]
 
     return _blocked_sum(one, A.shape[0], block)
+
+
+@njit(parallel=True, cache=True)
+def _csr_gram_rows(indptr, indices, data, B, G, H):
+    # G[c] += a a^T and H[c] += a b^T over the rows a of chunk c: each row's nonzeros meet
+    # each other once, O(sum of nnz(row)**2) work. Fixed chunks (see _row_chunks) make the
+    # ordered sum of the partials the same on any thread count.
+    n = indptr.shape[0] - 1
+    nc = G.shape[0]
+    k = B.shape[1]
+    for c in prange(nc):
+        g = G[c]
+        h = H[c]
+        for i in range(c * n // nc, (c + 1) * n // nc):
+            a0 = indptr[i]
+            a1 = indptr[i + 1]
+            for p in range(a0, a1):
+                vp = data[p]
+                row = g[indices[p]]
+                for q in range(a0, a1):
+                    row[indices[q]] += vp * data[q]
+                hrow = h[indices[p]]
+                for j in range(k):
+                    hrow[j] += vp * B[i, j]
+
+
+def _csr_gram(A, B):
+    n, d = A.shape
+    k = B.shape[1]
+    nc = _row_chunks(n, d * (d + k) * A.dtype.itemsize, 4096)
+    G = np.zeros((nc, d, d), dtype=A.dtype)
+    H = np.zeros((nc, d, k), dtype=A.dtype)
+    _csr_gram_rows(A.indptr, A.indices, A.data, np.ascontiguousarray(B, dtype=A.dtype), G, H)
+    return G.sum(axis=0), H.sum(axis=0)

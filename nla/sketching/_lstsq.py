@@ -12,6 +12,7 @@ import numpy as np
 from scipy.special import stdtrit
 
 import scipy.linalg
+from scipy.sparse.linalg import LinearOperator
 
 from .._array import Origin, engine_of, is_sparse, kernels, to_host
 from .._result import Result
@@ -19,7 +20,7 @@ from .._threads import one_blas_thread
 from .._validation import (check_array, check_choice, check_finite, check_int, check_scalar,
                            check_seed)
 from .._dask import is_dask
-from ._lstsq_passes import InCore, OnDask
+from ._lstsq_passes import InCore, OnDask, OnOperator
 from ._operators import KINDS, sketch as make_sketch
 
 METHODS = ("auto", "sketch", "precondition", "exact")
@@ -34,6 +35,11 @@ MAX_REFINE = 8
 #: Sketch rows per column of A for sketch-and-precondition: cond(A R^-1) is about
 #: (sqrt(g) + 1) / (sqrt(g) - 1) = 1.8 for g = 12, so each CG step gains about a factor 3.4.
 PRECONDITION_OVERSAMPLING = 12
+#: The same for sparse ``A`` and operators, whose iterations are cheap beside the QR of the
+#: ``m x d`` sketch: cond(A R^-1) about 3, a factor 4 per CG step.
+SPARSE_OVERSAMPLING = 4
+#: Sketch kinds a LinearOperator can be sketched with (explicit sparse rows, m adjoint products).
+OPERATOR_SKETCHES = ("sparse_sign", "countsketch")
 
 
 class RankDeficientWarning(UserWarning):
@@ -166,6 +172,8 @@ def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=
     maxiter = check_int(maxiter, "maxiter", low=1)
     if is_dask(A) or is_dask(b):
         P, origin, b_ndim, engine = _dask_inputs(A, b)
+    elif isinstance(A, LinearOperator):
+        P, origin, b_ndim, engine = _operator_inputs(A, b)
     else:
         P, origin, b_ndim, engine = _in_core_inputs(A, b)
     K = P.K
@@ -175,6 +183,12 @@ def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=
     if sketch is None:
         sketch = ("gaussian" if on_dask else "srht") if method == "sketch" else "sparse_sign"
     check_choice(sketch, "sketch", KINDS)
+    if isinstance(P, OnOperator) and method in ("sketch", "precondition", "auto") and (
+            method == "sketch" or sketch not in OPERATOR_SKETCHES):
+        raise ValueError(f"a LinearOperator A is sketched through its adjoint with a sparse "
+                         f"sketch ({' or '.join(OPERATOR_SKETCHES)}); method={method!r} with "
+                         f"sketch={sketch!r} needs rows of A: use method='auto' or "
+                         "'precondition' with a sparse sketch")
     if method == "sketch" and sketch in ("countsketch", "sparse_sign"):
         raise ValueError(f"sketch={sketch!r} has no l_inf guarantee for method='sketch' (a "
                          "residual row colliding with a heavy row of A shifts a coordinate "
@@ -212,7 +226,7 @@ def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=
         out = _auto(P, seed, sketch, sketch_size, tol, maxiter, delta)
     else:
         if method == "precondition" and sketch_size is None:
-            sketch_size = min(n, PRECONDITION_OVERSAMPLING * d)
+            sketch_size = _precondition_size(P)
         out = _sketched(P, method, seed, sketch, sketch_size, tol, maxiter, delta, note)
     if out.pop("rank_warning", False):
         warnings.warn(out.pop("rank_message"), RankDeficientWarning, stacklevel=2)
@@ -240,6 +254,34 @@ def _in_core_inputs(A, b):
         b = b.astype(np.promote_types(A.dtype, b.dtype))
         A = A.astype(b.dtype)
     return InCore(kernels("sketching", engine), A, b.reshape(n, -1)), origin, b_ndim, engine
+
+
+def _operator_inputs(A, b):
+    if len(A.shape) != 2:
+        raise ValueError(f"A must be 2-D, got a LinearOperator of shape {A.shape}")
+    kind = np.dtype(A.dtype if A.dtype is not None else np.float64).kind
+    if kind == "c":
+        raise ValueError("A must be real: Complex data not supported")
+    if kind not in "biuf":
+        raise TypeError(f"A must hold real numbers, got a LinearOperator of dtype {A.dtype}")
+    b_ndim = getattr(b, "ndim", np.ndim(b))
+    if b_ndim not in (1, 2):
+        raise ValueError(f"b must be 1-D or 2-D, got {b_ndim}-D")
+    b = check_array(b, "b", ndim=b_ndim)
+    if engine_of(b) != "cpu":
+        raise TypeError("a LinearOperator A runs on the host: pass b as a host array")
+    n = A.shape[0]
+    if b.shape[0] != n:
+        raise ValueError(f"b must have as many rows as A ({n}), got shape {tuple(b.shape)}")
+    dtype = np.promote_types(np.result_type(A.dtype or np.float64, b.dtype), np.float32)
+    B = b.reshape(n, -1).astype(dtype, copy=False)
+    return OnOperator(kernels("sketching", "cpu"), A, B), Origin(b), b_ndim, "cpu"
+
+
+def _precondition_size(P):
+    n, d = P.shape
+    factor = SPARSE_OVERSAMPLING if P.sparse else PRECONDITION_OVERSAMPLING
+    return min(n, factor * d)
 
 
 def _dask_inputs(A, b):
@@ -294,7 +336,8 @@ def _exact(P, note):
             if n * d > 1 << 26:
                 raise ValueError(f"method='exact' densifies a sparse A; {n} x {d} is too large, "
                                  "use method='auto' or 'precondition'")
-            A = A.toarray()
+            A = (A.matmat(np.eye(d, dtype=P.B.dtype)) if isinstance(P, OnOperator)
+                 else A.toarray())
         check_finite(A, "A")
         x, rank = K.exact_lstsq(A, P.B)
     x = K.xp.asarray(x)
@@ -324,7 +367,11 @@ def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
     dtype = P.B.dtype
     unit = float(np.finfo(dtype).eps)
     tiny = float(np.finfo(dtype).tiny)
-    G, H = (to_host(v) for v in P.gram())
+    if isinstance(P, OnOperator):  # products only: LSRN-style iterations
+        return _sketched(P, "precondition", seed, sketch, sketch_size, tol, maxiter, delta,
+                         "auto: A is a LinearOperator (products only): sketch-and-precondition")
+    with np.errstate(over="ignore", invalid="ignore"):  # out of range is detected below
+        G, H = (to_host(v) for v in P.gram())
     if not (np.isfinite(G).all() and np.isfinite(H).all()):
         P.all_finite()  # NaN/inf in A raise here; otherwise A^T A overflowed
     diag = np.diag(G).copy() if np.isfinite(G).all() else np.zeros(d)
@@ -394,8 +441,8 @@ def _refine(P, method, x, solve, rho, note, T=None):
 
     With ``T`` the gradient is taken in the preconditioned coordinates, ``(A T)^T r``, whose
     rounding error does not grow with cond(A). ``solve`` maps the gradient to the step ``dx``
-    (and ``dx^T A^T r``) through the factored ``(A^T A)^-1``; ``rho`` is the expected contraction of the
-    error per step (about ``eps * cond`` of the factorization). After step ``k`` the error is
+    (and ``dx^T A^T r``) through the factored ``(A^T A)^-1``; ``rho`` is the expected
+    contraction of the error per step (about ``eps * cond`` of the factorization). After step ``k`` the error is
     about ``rho * ||dx_k||``: stop when that is below ``eps * ||x||`` (working accuracy),
     or when a correction no longer halves (rounding reached).
     """
@@ -408,13 +455,13 @@ def _refine(P, method, x, solve, rho, note, T=None):
         dx, proj = solve(g)
         steps += 1
         x = x + dx
-        size = np.sqrt((dx * dx).sum(axis=0))
+        size = _column_norms(dx)
         if previous is not None:  # the contraction actually observed
             if (size > 0.5 * previous).any():
                 status = "stagnated"
                 break
             rho = float((size / np.where(previous > 0, previous, 1)).max())
-        if (rho * size <= unit * np.sqrt((x * x).sum(axis=0))).all():
+        if (rho * size <= unit * _column_norms(x)).all():
             status = "tol"
             break
         previous = size
@@ -438,7 +485,7 @@ def _sketched(P, method, seed, sketch, sketch_size, tol, maxiter, delta, note):
     B = P.B
     dtype = B.dtype
     if sketch_size is None:
-        sketch_size = min(n, PRECONDITION_OVERSAMPLING * d)
+        sketch_size = _precondition_size(P)
     S = make_sketch(sketch, sketch_size, n, random_state=seed, dtype=dtype)
     SAB = xp.asarray(P.sketch(S))
     m = sketch_size
@@ -472,7 +519,7 @@ def _sketched(P, method, seed, sketch, sketch_size, tol, maxiter, delta, note):
         out.update(x=x, residual_norm=r_norm)
         out.linf_bound = out.eps / math.sqrt(d) * r_norm / sigma_min
         dof = max(m - k, 1)
-        out.stderr = xp.sqrt((M * M).sum(axis=1)[:, None] * (rss / dof)[None, :])
+        out.stderr = _column_norms(M.T)[:, None] * xp.sqrt(rss / dof)[None, :]
         out.update(n_iter=0, converged=True, note=note)
         return out
 
@@ -531,6 +578,13 @@ def _preconditioned_cg(P, M, y, tol, maxiter):
                 break
             p = g + xp.where(gg > 0, gg_new / xp.where(gg > 0, gg, 1), 0) * p
             gg = gg_new
+
+
+def _column_norms(v):
+    """2-norms of the columns of ``v`` without overflow or underflow (scaled by their max)."""
+    top = abs(v).max(axis=0)
+    top = top + (top == 0)  # 1 for a zero column (array code: NumPy or CuPy)
+    return top * (((v / top) ** 2).sum(axis=0)) ** 0.5
 
 
 def _restore(out, origin, b_ndim, engine):

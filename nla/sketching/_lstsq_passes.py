@@ -53,6 +53,45 @@ class InCore:
         return to_host(self.K.xp.sqrt((self.B * self.B).sum(axis=0)))
 
 
+class OnOperator(InCore):
+    """Passes over a :class:`scipy.sparse.linalg.LinearOperator`: products ``A @ V`` and
+    ``A.T @ R`` only (no Gram matrix, so the driver goes straight to sketch-and-precondition).
+    """
+
+    #: Bytes of one block of ``S.T`` handed to ``A.rmatmat`` while sketching.
+    BLOCK_BYTES = 1 << 25
+
+    def __init__(self, K, A, B):
+        super().__init__(K, A, B)
+        self.sparse = True
+
+    def sketch(self, S):
+        # S A = (A^T S^T)^T: the adjoint applied to blocks of the sketch's rows, explicit as a
+        # sparse matrix (sparse kinds only), so sketching costs m adjoint products.
+        n = self.shape[0]
+        rows = _sparse_rows(S, self.B.dtype)
+        width = max(1, min(S.sketch_size, self.BLOCK_BYTES // (8 * n)))
+        SA = np.empty((S.sketch_size, self.shape[1]), dtype=self.B.dtype)
+        for i in range(0, S.sketch_size, width):
+            block = rows[i:i + width].T.toarray()
+            SA[i:i + width] = np.asarray(self.A.rmatmat(block), dtype=SA.dtype).T
+        if not np.isfinite(SA).all():
+            raise ValueError("A contains NaN or infinity (its adjoint products are not finite)")
+        return np.concatenate([SA, rows @ self.B], axis=1)
+
+    def gram(self, T=None):
+        raise NotImplementedError("a LinearOperator has no Gram pass")
+
+    def residual(self, V, with_b=True, T=None):
+        AV = np.asarray(self.A.matmat(V), dtype=V.dtype)
+        r = self.B - AV if with_b else -AV
+        g = np.asarray(self.A.rmatmat(r), dtype=V.dtype)
+        return (g if T is None else T.T @ g), (r * r).sum(axis=0)
+
+    def all_finite(self):
+        pass  # an operator is checked through its products (see sketch)
+
+
 class OnDask:
     """Passes over a row-chunked dask ``A`` (and ``B``): per-chunk kernels, tree-summed."""
 
@@ -92,6 +131,18 @@ class OnDask:
 
     def b_norms(self):
         return np.sqrt((self.B * self.B).sum(axis=0).compute())
+
+
+def _sparse_rows(S, dtype):
+    """A sparse sign sketch as an explicit SciPy CSR matrix (``nnz * n`` entries)."""
+    import scipy.sparse as sp
+
+    from ._hashing import sparse_sign_entries
+
+    bucket, sign = S._keys()
+    rows, cols, values = sparse_sign_entries(np, bucket, sign, S.sketch_size, S.nnz, 0, S.n,
+                                             1.0 / np.sqrt(S.nnz))
+    return sp.csr_matrix((values.astype(dtype), (rows, cols)), shape=S.shape)
 
 
 # Per-chunk functions as small classes (picklable for dask.distributed workers).

@@ -21,8 +21,7 @@ from .._random import (STREAM_GAUSS, STREAM_INDEX, STREAM_SIGN, gaussian_block_j
                        sign_xp, stream_key)
 from .._validation import (check_array, check_choice, check_dtype, check_finite, check_int,
                            check_seed)
-from ._hashing import (STREAM_PERMUTE, STREAM_SAMPLE, permutation_keys, permute_index,
-                       permute_params, sparse_sign_entries)
+from ._hashing import STREAM_PERMUTE, STREAM_SAMPLE, permutation_keys, permute_index, permute_params
 
 _DENSE_LIMIT = 1 << 26  # entries allowed in todense()
 
@@ -534,11 +533,8 @@ class SparseSignSketch(SketchOperator):
 
     def _apply_sparse(self, K, X, row0):
         bucket, sign = self._keys()
-        rows, cols, values = sparse_sign_entries(K.xp, bucket, sign, self.sketch_size, self.nnz,
-                                                 row0, X.shape[0], 1.0 / np.sqrt(self.nnz))
-        S = K.csr_matrix(values.astype(X.dtype), rows, cols, (self.sketch_size, X.shape[0]))
-        out = S @ X
-        return out.toarray() if hasattr(out, "toarray") else out
+        return K.sparse_sign_apply_sparse(bucket, sign, self.sketch_size, self.nnz, X, row0,
+                                          1.0 / np.sqrt(self.nnz))
 
 
 class CountSketch(SparseSignSketch):
