@@ -46,3 +46,13 @@ def test_sketch_of_dask_bad_input(dask_client):
     y = da.ones((100, 3), chunks=(50, 3))[da.ones(100, chunks=50) > 0]
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         S @ y
+
+
+def test_sketch_of_a_dask_row_block_at_an_offset(dask_client, rng, seed):
+    # an explicit row0 (0 included) sketches a block of rows of the n-row matrix
+    A = rng.standard_normal((300, 4))
+    S = sketch("sparse_sign", 40, 300, random_state=seed)
+    for row0 in (0, 120):
+        block = A[row0:row0 + 100]
+        got = S.apply(da.from_array(block, chunks=(33, -1)), row0=row0)
+        np.testing.assert_allclose(got, S.apply(block, row0=row0), rtol=1e-12, atol=1e-12)

@@ -85,7 +85,7 @@ class SketchOperator:
             tree-summed on the active scheduler (exact: ``S`` is keyed by the global row).
         """
         if is_dask(A):
-            return self._apply_dask(A, 0 if row0 is None else row0)
+            return self._apply_dask(A, row0)
         origin = Origin(A)
         ndim = 2 if sp.issparse(A) else getattr(A, "ndim", np.ndim(A))
         if ndim not in (1, 2):
@@ -124,9 +124,12 @@ class SketchOperator:
                             "kind 'sparse_sign', 'countsketch' or 'gaussian' for dask input")
         ndim = A.ndim
         A = check_rows(A, "A", ndim=ndim, sparse=True)
-        row0 = check_int(row0, "row0", low=0, high=self.n - A.shape[0])
-        if row0 == 0 and A.shape[0] != self.n:
-            raise ValueError(f"A must have n={self.n} rows to be sketched, got {A.shape[0]}")
+        if row0 is None:   # the whole of A, as for in-core input
+            if A.shape[0] != self.n:
+                raise ValueError(f"A must have n={self.n} rows to be sketched, got {A.shape[0]}")
+            row0 = 0
+        else:
+            row0 = check_int(row0, "row0", low=0, high=self.n - A.shape[0])
         dtype = np.promote_types(self.dtype, A.dtype)
         meta = getattr(A._meta, "toarray", lambda: A._meta)()  # dense output, chunk's library
         return reduce_rows(_ChunkApply(row0), A, shape=(self.sketch_size,) + A.shape[1:],
