@@ -248,17 +248,21 @@ def test_fastrp_bad_adjacency(client, rng, seed):
         lazy.compute()
 
 
-def test_fastrp_dask_through_the_gpu_kernels(gpu_twin, monkeypatch, rng, seed):
-    import nla.random_projection._fastrp as driver
-    import nla.random_projection._fastrp_dask as on_dask
-
-    twin = gpu_twin("random_projection")
-    real = driver.kernels
-    used = []
+def _twin_kernels(gpu_twin, driver):
+    """``kernels(area, engine)`` handing 'gpu' to the CPU twin; the engines asked for are recorded."""
+    twin, real, used = gpu_twin("random_projection"), driver.kernels, []
 
     def kernels(area, engine):
         used.append(engine)
         return twin if engine == "gpu" else real(area, engine)
+    return kernels, used
+
+
+def test_fastrp_dask_through_the_gpu_kernels(gpu_twin, monkeypatch, rng, seed):
+    import nla.random_projection._fastrp as driver
+    import nla.random_projection._fastrp_dask as on_dask
+
+    kernels, used = _twin_kernels(gpu_twin, driver)
 
     S = _graph(rng, 300, 0.03, directed=True)
     kw = dict(dim=16, weights=(1.0, 1.0, 1.0), self_weight=0.5, direction="symmetrize",
@@ -343,13 +347,7 @@ def test_dask_of_device_chunks_runs_the_gpu_kernels(gpu_twin, monkeypatch, rng, 
     # The GPU module's array code (NumPy standing in for CuPy) chunk by chunk, in process.
     import nla.random_projection._sparse_rp as driver
 
-    twin = gpu_twin("random_projection")
-    real = driver.kernels
-    used = []
-
-    def kernels(area, engine):
-        used.append(engine)
-        return twin if engine == "gpu" else real(area, engine)
+    kernels, used = _twin_kernels(gpu_twin, driver)
 
     X = _sparse_data(rng, 300, 400, 0.5)
     rp = SparseRandomProjection(24, random_state=seed).fit(X)
