@@ -237,6 +237,13 @@ def synthetic_fit(data, sweeps, rank=10):
     return est.fit(data[0], shape=data[1])
 
 
+def two_and_six_sweeps(data):
+    """Seconds of a 2-sweep and a 6-sweep fit (compiled first), and the 6-sweep model."""
+    synthetic_fit(data, 1)
+    (two, _), (six, est) = (best_seconds(lambda s=s: synthetic_fit(data, s), 1) for s in (2, 6))
+    return two, six, est
+
+
 class RatingLikeSynthetic:
     """Biased AltMin on the issue's 100,000 x 20,000 / 10M-observation rating-like matrix."""
 
@@ -244,9 +251,7 @@ class RatingLikeSynthetic:
 
     def setup_cache(self):
         data = rating_like()
-        synthetic_fit(data, 1)   # compile outside the timings
-        (two, _), (six, _) = (best_seconds(lambda s=s: synthetic_fit(data, s), 1)
-                              for s in (2, 6))
+        two, six, _ = two_and_six_sweeps(data)
         return data, (six - two) / 4
 
     def track_seconds_per_sweep(self, cache):
@@ -262,8 +267,7 @@ def _synthetic_table():
     import resource
 
     data = rating_like()
-    synthetic_fit(data, 1)
-    (two, _), (six, est) = (best_seconds(lambda s=s: synthetic_fit(data, s), 1) for s in (2, 6))
+    two, six, est = two_and_six_sweeps(data)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     rows, cols, stars = data[0]
     rmse = float(np.sqrt(np.mean((est.predict(rows, cols) - stars) ** 2)))

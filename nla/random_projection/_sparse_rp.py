@@ -224,10 +224,19 @@ class SparseRandomProjection(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "components_")
         check_features(self, X, reset=False)
+        return self._project(*self._validated(X))
+
+    @staticmethod
+    def _validated(X):
+        # (X checked, the caller's Origin); dask input is checked lazily and has no Origin.
         if is_dask(X):
-            return self._transform_dask(check_rows(X, "X", sparse=True))
+            return check_rows(X, "X", sparse=True), None
         origin = Origin(X)
-        X = check_array(X, "X", sparse=True, finite=is_sparse(X))
+        return check_array(X, "X", sparse=True, finite=is_sparse(X)), origin
+
+    def _project(self, X, origin):
+        if origin is None:
+            return self._transform_dask(X)
         return origin.restore(self._transform(X))
 
     def _transform(self, X):
@@ -250,14 +259,9 @@ class SparseRandomProjection(TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None):
         """``fit(X).transform(X)``, validating ``X`` once."""
         check_features(self, X, reset=True)
-        if is_dask(X):
-            X = check_rows(X, "X", sparse=True)
-            self._fit(X)
-            return self._transform_dask(X)
-        origin = Origin(X)
-        X = check_array(X, "X", sparse=True, finite=is_sparse(X))
+        X, origin = self._validated(X)
         self._fit(X)
-        return origin.restore(self._transform(X))
+        return self._project(X, origin)
 
     def inverse_transform(self, X):
         """Map projected data back: ``X @ pinv(components_).T`` (dense, ``n x n_features``).
