@@ -287,35 +287,26 @@ def _precondition_size(P):
 def _dask_inputs(A, b):
     import dask.array as da
 
-    from .._dask import row_chunked
+    from .._dask import check_rows
 
     if not is_dask(A):
         raise TypeError("b is a dask array but A is not; pass A as a dask array too (or "
                         "compute b)")
-    A = row_chunked(A, "A")
-    if A.ndim != 2:
-        raise ValueError(f"A must be 2-D, got a {A.ndim}-D dask array")
+    A = check_rows(A, "A", sparse=True)
     b_ndim = getattr(b, "ndim", np.ndim(b))
     if b_ndim not in (1, 2):
         raise ValueError(f"b must be 1-D or 2-D, got {b_ndim}-D")
     n = A.shape[0]
     if b.shape[0] != n:
         raise ValueError(f"b must have as many rows as A ({n}), got shape {tuple(b.shape)}")
-    for x, name in ((A, "A"), (b, "b")):
-        kind = np.dtype(x.dtype).kind
-        if kind == "c":
-            raise ValueError(f"{name} must be real: Complex data not supported")
-        if kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    b = check_rows(b, "b", ndim=b_ndim) if is_dask(b) else check_array(b, "b", ndim=b_ndim)
     dtype = np.promote_types(np.result_type(A.dtype, b.dtype), np.float32)
     if not is_dask(b):
-        b = check_array(b, "b", ndim=b_ndim)
         b = da.from_array(b, chunks=(A.chunks[0],) + tuple((k,) for k in b.shape[1:]))
-    b = row_chunked(b, "b")
     B = b.reshape(n, -1) if b_ndim == 1 else b
     B = B.rechunk({0: A.chunks[0], 1: -1}).astype(dtype)
     A = A.astype(dtype)
-    engine = "gpu" if type(A._meta).__module__.startswith("cupy") else "cpu"
+    engine = engine_of(A)
     origin = Origin(np.empty(0)) if engine == "cpu" else None
     return OnDask(kernels("sketching", engine), A, B), origin, b_ndim, engine
 
