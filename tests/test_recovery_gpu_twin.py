@@ -38,15 +38,24 @@ def test_dense_and_gaussian_passes(twin, rng, seed, mode):
 @pytest.mark.parametrize("mode", [cpu.MODE_L1, cpu.MODE_L2])
 def test_rowdot_and_entry_passes(twin, rng, mode):
     P, Q, y = rng.standard_normal((30, 4)), rng.standard_normal((30, 4)), rng.standard_normal(30)
-    for a, b in zip(twin.rowdot_pass(P, Q, y, mode), cpu.rowdot_pass(P, Q, y, mode)):
-        np.testing.assert_allclose(a, b, rtol=1e-13)
+    # A residual sum_k P_ik Q_ik - y_i may cancel far below its summands: the two engines
+    # agree to a few ulps of the summands, not of the result.
+    tol = 8 * np.finfo(float).eps * (np.abs(P * Q).sum(axis=1) + np.abs(y))
+    (res_g, w_g), (res_c, w_c) = twin.rowdot_pass(P, Q, y, mode), cpu.rowdot_pass(P, Q, y, mode)
+    np.testing.assert_array_less(np.abs(res_g - res_c), tol)
+    if mode == cpu.MODE_L2:   # the weight is the residual itself
+        np.testing.assert_array_less(np.abs(w_g - w_c), tol)
+    else:                     # sign(res): the same wherever res is clear of rounding
+        clear = np.abs(res_c) > tol
+        np.testing.assert_array_equal(w_g[clear], w_c[clear])
     d1, d2 = 9, 7
     flat = rng.choice(d1 * d2, 25, replace=False)
     op = EntrySampling(flat // d2, flat % d2, (d1, d2))
     U, V = rng.standard_normal((d1, 3)), rng.standard_normal((d2, 3))
     ys = rng.standard_normal(25)
-    np.testing.assert_allclose(twin.entry_forward(op._rows, op._cols, U, V),
-                               cpu.entry_forward(op._rows, op._cols, U, V), rtol=1e-13)
+    tol = 8 * np.finfo(float).eps * (np.abs(U[op._rows]) * np.abs(V[op._cols])).sum(axis=1)
+    np.testing.assert_array_less(np.abs(twin.entry_forward(op._rows, op._cols, U, V)
+                                        - cpu.entry_forward(op._rows, op._cols, U, V)), tol)
     for m_ in (mode, cpu.MODE_ADJOINT):
         (res_g, w_g, QU_g) = twin.entry_rows_pass(op._indptr, op._cols_s, ys, U, V, m_)
         (res_c, w_c, QU_c) = cpu.entry_rows_pass(op._indptr, op._cols_s, ys, U, V, m_)
