@@ -31,6 +31,7 @@ the fit. ``python benchmarks/benchmarks/bench_completion.py synthetic`` prints b
 """
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +46,8 @@ try:
 except ImportError:  # run as a script from this folder
     from _common import SCALE, best_seconds, scaled
 
+#: The checkout's shared data, found from this file (asv runs it from a temporary folder).
+ML100K = Path(__file__).resolve().parents[3] / "shared" / "data" / "ml-100k"
 M = N = int(20_000 * SCALE)
 NNZ = int(2_000_000 * SCALE)
 REG = 0.1
@@ -142,7 +145,7 @@ class NumpyALSSweep:
 
 def movielens_fold(fold, full=SCALE >= 1, repeat=3):
     """The acceptance evaluation of one fold: a dict of RMSEs, fit seconds and the pick."""
-    train, test = _movielens.load_fold(fold)
+    train, test = _movielens.load_fold(fold, ML100K)
     grid = (_movielens.RANKS, _movielens.REGS) if full else ((10,), (0.1, 0.13))
     est, table = _movielens.tuned_fit(train, *grid)
     _, rank, reg, sweeps = table[0]
@@ -183,18 +186,18 @@ class MovieLensFolds:
     timeout = 1800
 
     def setup_cache(self):
-        if not _movielens.available():
-            return None
+        if not _movielens.available(ML100K):
+            return {}   # not None: asv passes a None cache to setup as no argument at all
         # compile outside the timings
         _movielens.fit(_movielens.final_estimator(10, 0.1, 2),
-                       _movielens.load_fold(self.params[0])[0])
+                       _movielens.load_fold(self.params[0], ML100K)[0])
         return {fold: movielens_fold(fold) for fold in self.params}
 
     def setup(self, results, fold):
-        if results is None:
-            raise NotImplementedError(f"MovieLens 100K not found at {_movielens.DEFAULT_DIR}")
+        if not results:
+            raise NotImplementedError(f"MovieLens 100K not found at {ML100K}")
         self.r = results[fold]
-        self.train = _movielens.load_fold(fold)[0]
+        self.train = _movielens.load_fold(fold, ML100K)[0]
         self.final = _movielens.final_estimator(self.r["rank"], self.r["reg"], self.r["sweeps"])
 
     def track_rmse_nla(self, results, fold):

@@ -12,23 +12,39 @@ import numpy as np
 
 from ._altmin import AltMinCompleter
 
-#: Where the project's checkout keeps its shared data (``<repo>/../shared/data/ml-100k``).
-DEFAULT_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
-                           "ml-100k")
+
+def default_dir():
+    """Where MovieLens 100K is looked for: ``$NLA_DATA/ml-100k`` when ``NLA_DATA`` is set, else
+    the checkout's ``../shared/data/ml-100k`` seen from the working directory (the repository
+    root, where the tour, tests and asv run), else the same beside the source tree (an
+    editable install run from elsewhere)."""
+    if os.environ.get("NLA_DATA"):
+        return os.path.join(os.environ["NLA_DATA"], "ml-100k")
+    here = os.path.join(os.path.dirname(__file__), "..", "..")
+    for base in (os.getcwd(), here):
+        root = os.path.abspath(os.path.join(base, "..", "shared", "data", "ml-100k"))
+        if os.path.isdir(root):
+            return root
+    return os.path.abspath(os.path.join(os.getcwd(), "..", "shared", "data", "ml-100k"))
+
+
 #: The recipe: rank and reg searched on a validation part of the training fold.
 RANKS, REGS = (5, 10, 20), (0.07, 0.1, 0.13, 0.16, 0.2)
 #: Star ratings: predictions are clipped to this range.
 STARS = (1.0, 5.0)
 
 
-def available(root=DEFAULT_DIR, fold=2):
-    """Whether ``root`` holds fold ``fold`` (``u{fold}.base`` and ``u{fold}.test``)."""
+def available(root=None, fold=2):
+    """Whether ``root`` (default :func:`default_dir`) holds fold ``fold`` (``u{fold}.base`` and
+    ``u{fold}.test``)."""
+    root = default_dir() if root is None else root
     return all(os.path.isfile(os.path.join(root, f"u{fold}.{part}"))
                for part in ("base", "test"))
 
 
-def shape_of(root=DEFAULT_DIR):
+def shape_of(root=None):
     """``(users, items)`` from ``u.info`` (943 x 1682 for MovieLens 100K)."""
+    root = default_dir() if root is None else root
     counts = {}
     with open(os.path.join(root, "u.info")) as f:
         for line in f:
@@ -37,8 +53,9 @@ def shape_of(root=DEFAULT_DIR):
     return counts["users"], counts["items"]
 
 
-def load_fold(fold, root=DEFAULT_DIR):
+def load_fold(fold, root=None):
     """``(train, test)`` of fold ``fold`` as ``((rows, cols, vals), shape)`` pairs, 0-based."""
+    root = default_dir() if root is None else root
     shape = shape_of(root)
     out = []
     for part in ("base", "test"):
