@@ -21,6 +21,8 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 autosummary_generate = True
+# Class pages (templates/autosummary/class.rst) render every public method with its parameters.
+templates_path = ["_templates"]
 numpydoc_show_class_members = False
 numpydoc_validation_checks = set()
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
@@ -36,3 +38,17 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "write_computation_times": False,
 }
+
+
+def _skip_generated(app, what, name, obj, skip, options):
+    # Methods scikit-learn defines (get_params, set_output, the generated set_fit_request, ...)
+    # are scikit-learn's API, documented there; their docstrings cite labels of its docs.
+    if name == "get_metadata_routing" or (name.startswith("set_") and name.endswith("_request")):
+        return True
+    if (getattr(obj, "__module__", None) or "").startswith("sklearn."):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_generated)

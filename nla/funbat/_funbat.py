@@ -36,6 +36,9 @@ class FunBaT(RegressorMixin, BaseEstimator):
     ``K = 1`` is allowed: FunBaT-CP of rank 1 with the noise precision held fixed is then
     exactly GP regression with duplicate inputs merged.
 
+    A scikit-learn regressor: ``score(X, y)`` is the R^2 of :meth:`predict` (scikit-learn's
+    ``RegressorMixin``), so ``cross_val_score`` and ``GridSearchCV`` work as for any regressor.
+
     Parameters
     ----------
     rank : int or sequence of int
