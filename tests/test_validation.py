@@ -81,3 +81,106 @@ def test_check_seed():
         check_seed(-1)
     with pytest.raises(TypeError, match="random_state"):
         check_seed("seed")
+
+
+# --- issue 19 regressions: parameters checked up front, sizes against a memory estimate -------
+
+def _small_problem():
+    # Built inside each case (fresh data), small enough that only validation costs anything.
+    rng = np.random.default_rng()
+    A = rng.standard_normal((60, 3))
+    return rng, A, A @ rng.standard_normal(3) + rng.standard_normal(60)
+
+
+def _cases():
+    import nla
+
+    def f(x, y):
+        return np.cos(x + y)
+
+    def graph():
+        return sp.random(40, 40, density=0.1, format="csr") + sp.eye(40, format="csr")
+
+    def funbat(**kw):
+        rng, _, _ = _small_problem()
+        return nla.FunBaT(n_epochs=1, **kw).fit(rng.random((30, 2)), rng.standard_normal(30))
+
+    def sample(A):
+        return nla.sensitivity_sample(A, 1.0, 30, random_state=0)
+
+    # (label, call given (A, b), error, the argument the message must name)
+    return [
+        # item 13: unvalidated parameters
+        ("lewis rcond str", lambda A, b: nla.lewis_weights(A, 1.5, rcond="0.1"), TypeError, "rcond"),
+        ("lewis rcond nan", lambda A, b: nla.lewis_weights(A, 1.5, rcond=np.nan), ValueError, "rcond"),
+        ("lewis rcond inf", lambda A, b: nla.lewis_weights(A, 1.5, rcond=np.inf), ValueError, "rcond"),
+        ("lewis rcond -1", lambda A, b: nla.lewis_weights(A, 1.5, rcond=-1), ValueError, "rcond"),
+        ("lewis rcond 1j", lambda A, b: nla.lewis_weights(A, 1.5, rcond=1j), TypeError, "rcond"),
+        ("lewis rcond list", lambda A, b: nla.lewis_weights(A, 1.5, rcond=[0.1]), TypeError, "rcond"),
+        ("lewis callback", lambda A, b: nla.lewis_weights(A, 1.5, callback=3), TypeError, "callback"),
+        ("jl eps str", lambda A, b: nla.johnson_lindenstrauss_min_dim(1000, eps="0.1"), TypeError, "eps"),
+        ("discretize dt bool", lambda A, b: nla.discretize(-np.ones(4), np.ones(4), True), TypeError, "dt"),
+        ("lstsq exact seed", lambda A, b: nla.lstsq(A, b, method="exact", random_state="abc"),
+         TypeError, "random_state"),
+        ("lp_regression seed", lambda A, b: nla.lp_regression(A, b, 1.5, random_state="abc"),
+         TypeError, "random_state"),
+        ("ptd eps unused", lambda A, b: nla.ptd(nla.hippo(8).A, method="optimize", eps="x"),
+         TypeError, "eps"),
+        ("ptd init_scale unused", lambda A, b: nla.ptd(nla.hippo(8).A, method="random", eps=0.1,
+                                                       init_scale="x"), TypeError, "init_scale"),
+        ("srp bool flag", lambda A, b: nla.SparseRandomProjection(2, dense_output="yes").fit(A),
+         TypeError, "dense_output"),
+        ("funbat bool flag", lambda A, b: funbat(cp="yes"), TypeError, "cp"),
+        # item 15: huge sizes are range errors, checked before anything is allocated
+        ("srp n_components", lambda A, b: nla.SparseRandomProjection(10**12).fit(A.T), ValueError,
+         "n_components"),
+        ("fastrp dim", lambda A, b: nla.fastrp(graph(), dim=10**12), ValueError, "dim"),
+        ("hippo N", lambda A, b: nla.hippo(10**12), ValueError, "N"),
+        ("hippo_diagonal N", lambda A, b: nla.hippo_diagonal(10**12), ValueError, "N"),
+        ("funbat rank", lambda A, b: funbat(rank=10**12), ValueError, "rank"),
+        ("funbat lengthscale", lambda A, b: funbat(lengthscale=1e300), ValueError, "lengthscale"),
+        ("lp_sensitivities p", lambda A, b: nla.lp_sensitivities(A, 1e300), ValueError, "p"),
+        ("leverage sketch_size", lambda A, b: nla.leverage_scores(A, method="sketch",
+                                                                  sketch_size=10**12),
+         ValueError, "sketch_size"),
+        ("lstsq sketch_size", lambda A, b: nla.lstsq(A, b, method="sketch", sketch_size=10**12),
+         ValueError, "sketch_size"),
+        ("measurements", lambda A, b: nla.GaussianMeasurements(10**12, (5, 5)), ValueError,
+         "n_measurements"),
+        ("distortion directions", lambda A, b: nla.embedding_distortion(
+            A, sample(A), 1.0, n_directions=10**12), ValueError, "n_directions"),
+        ("sample m", lambda A, b: nla.sensitivity_sample(A, 1.0, 10**12), ValueError, "m"),
+        ("subgm rank", lambda A, b: nla.SubGMRecovery(10**12).fit(
+            nla.GaussianMeasurements(40, (6, 6), random_state=0), b[:40]), ValueError, "rank"),
+        ("chebtucker degree", lambda A, b: nla.ChebTucker.fit(f, [[-1, 1]] * 2, degree=10**12),
+         ValueError, "max_samples"),
+    ] + [
+        (f"sketch {kind}", lambda A, b, kind=kind: nla.sketch(kind, 10**12, 100), ValueError,
+         "sketch_size")
+        for kind in ("gaussian", "srht", "countsketch", "sparse_sign", "hgp", "linf")
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::nla.DataDimensionalityWarning")
+@pytest.mark.parametrize("label, call, error, name", _cases(), ids=[c[0] for c in _cases()])
+def test_issue19_parameters_and_sizes_are_named(label, call, error, name):
+    _, A, b = _small_problem()
+    before = (A.copy(), b.copy())
+    with pytest.raises(error, match=rf"\b{name}\b"):
+        call(A, b)
+    np.testing.assert_array_equal(A, before[0])
+    np.testing.assert_array_equal(b, before[1])
+
+
+def test_sketch_sizes_checked_at_every_allocation():
+    import nla
+
+    # n is not limited (a dask A of any length is sketched chunk by chunk), but S.T @ y has
+    # n rows and S @ A has sketch_size x k entries: both refused before allocating.
+    S = nla.sketch("gaussian", 10, 10**12, random_state=0)
+    with pytest.raises(ValueError, match=r"\bn is too large"):
+        S.rapply(np.ones(10))
+    S = nla.sketch("countsketch", 2**20, 2**20, random_state=0)
+    with pytest.raises(ValueError, match="sketch_size is too large"):
+        S.apply(sp.csr_matrix((np.ones(3), ([0, 5, 9], [1, 2**23, 2**24 - 1])),
+                              shape=(2**20, 2**24)))

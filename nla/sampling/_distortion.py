@@ -7,7 +7,7 @@ from .._array import kernels, to_host, to_numpy
 from .._dask import check_rows, is_dask
 from .._random import gaussian_xp, stream_key
 from .._result import Result
-from .._validation import check_array, check_int, check_seed
+from .._validation import check_array, check_int, check_memory, check_seed
 from ._basis import check_p, orthonormal_basis
 from ._sample import check_sample
 
@@ -66,6 +66,8 @@ def embedding_distortion(A, sample, p, *, n_directions=200, refine=3, random_sta
     p = check_p(p)
     check_sample(sample, A.shape[0], p)
     n_directions = check_int(n_directions, "n_directions", low=1)
+    # the directions and their images (in core: U Z with one row per row of A)
+    check_memory((A.shape[1] + (0 if on_dask else A.shape[0])) * n_directions, "n_directions")
     refine = check_int(refine, "refine", low=0)
     if on_dask:  # U = A X stays lazy: each use of it is a pass over the chunks
         from ._distortion_dask import DaskBasis, basis_coordinates

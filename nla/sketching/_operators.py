@@ -20,7 +20,7 @@ from .._dask import is_dask
 from .._random import (STREAM_GAUSS, STREAM_INDEX, STREAM_SIGN, gaussian_block_jit, gaussian_xp,
                        sign_xp, stream_key)
 from .._validation import (check_array, check_choice, check_dtype, check_finite, check_int,
-                           check_seed)
+                           check_memory, check_seed)
 from ._hashing import STREAM_PERMUTE, STREAM_SAMPLE, permutation_keys, permute_index, permute_params
 
 _DENSE_LIMIT = 1 << 26  # entries allowed in todense()
@@ -54,6 +54,9 @@ class SketchOperator:
         self.n = check_int(n, "n", low=1)
         self.seed = check_seed(random_state)
         self.dtype = check_dtype(dtype)
+        # S @ A has sketch_size rows: refuse one that cannot be held even for one column of A
+        # (n is not limited: a row-chunked dask A of any length is sketched chunk by chunk).
+        check_memory(self.sketch_size, "sketch_size", itemsize=self.dtype.itemsize)
 
     @property
     def shape(self):
@@ -106,6 +109,7 @@ class SketchOperator:
         K = kernels("sketching", engine_of(X))
         if ndim == 1:
             X = X.reshape(-1, 1)
+        check_memory(self.sketch_size * X.shape[1], "sketch_size", itemsize=dtype.itemsize)
         if is_sparse(X):
             out = self._apply_sparse(K, X, row0)
         else:
@@ -195,6 +199,7 @@ class SketchOperator:
         if is_sparse(X):
             X = X.toarray()
         dtype = np.promote_types(self.dtype, X.dtype)
+        check_memory(self.n * (X.shape[1] if ndim == 2 else 1), "n", itemsize=dtype.itemsize)
         K = kernels("sketching", engine_of(X))
         X = K.xp.ascontiguousarray(X.reshape(-1, 1) if ndim == 1 else X, dtype=dtype)
         out = self._rapply_dense(K, X)
