@@ -184,3 +184,108 @@ def test_sketch_sizes_checked_at_every_allocation():
     with pytest.raises(ValueError, match="sketch_size is too large"):
         S.apply(sp.csr_matrix((np.ones(3), ([0, 5, 9], [1, 2**23, 2**24 - 1])),
                               shape=(2**20, 2**24)))
+
+
+# --- issue 19 item 18: bitwise the same results on 1, 2 and 4 threads ------------------------
+
+def _thread_workloads(seed):
+    # Every randomized workload, at sizes where each parallel loop splits across 4 threads.
+    import nla
+
+    rng = np.random.default_rng(seed)
+    n, d = 6000, 8
+    A = rng.standard_normal((n, d)) * np.logspace(0, 2, d)
+    b = A @ rng.standard_normal(d) + rng.standard_cauchy(n)
+    As = sp.random(n, d, density=0.3, format="csr", random_state=rng, data_rvs=rng.standard_normal)
+    G = sp.random(3000, 3000, density=0.002, format="csr", random_state=rng)
+    G = (G + G.T).tocsr()
+    X = rng.standard_normal((300, 2000))
+    M = rng.standard_normal((400, 3)) @ rng.standard_normal((3, 300))
+    Xm = np.where(rng.random(M.shape) < 0.3, M, np.nan)
+    C = rng.uniform(size=(800, 2))
+    yc = np.sin(3 * C[:, 0]) * np.exp(-C[:, 1])
+    U = rng.standard_normal((30, 2))
+    op = nla.GaussianMeasurements(1500, (30, 30), random_state=3)
+    yr = op(U) + 10 * (rng.random(1500) < 0.1)
+    Y = rng.standard_normal((64, 3))
+    H = nla.hippo(64).A
+    smp = nla.sensitivity_sample(A, 1.0, 600, random_state=4)
+    work = {
+        "fastrp float64": lambda: nla.fastrp(G, dim=32, dtype=np.float64, random_state=5),
+        "fastrp float32": lambda: nla.fastrp(G, dim=32, random_state=5),
+        "fastrp beta in": lambda: nla.fastrp(G, dim=16, beta=-0.5, dtype=np.float64,
+                                             direction="in", random_state=5),
+        "projection": lambda: nla.SparseRandomProjection(50, random_state=5).fit_transform(X),
+        "projection sparse": lambda: nla.SparseRandomProjection(
+            50, dense_output=True, random_state=5).fit_transform(sp.csr_matrix(X)),
+        "lstsq sparse": lambda: nla.lstsq(As, b, random_state=5).x,
+        "leverage": lambda: nla.leverage_scores(A),
+        "leverage sketch": lambda: nla.leverage_scores(A, method="sketch", random_state=5),
+        "lewis p=1": lambda: nla.lewis_weights(A, 1.0).weights,
+        "lewis p=3": lambda: nla.lewis_weights(A, 3.0).weights,
+        "sensitivities": lambda: nla.lp_sensitivities(A, 1.5, random_state=5),
+        "sample": lambda: np.r_[nla.sensitivity_sample(A, 1.0, 600, random_state=4).indices,
+                                smp.row_scale],
+        "lp_regression": lambda: nla.lp_regression(A, b, 1.0, sample=smp).x,
+        "lp_regression sampled": lambda: nla.lp_regression(A, b, 1.5, sample=500,
+                                                           random_state=5).x,
+        "distortion": lambda: nla.embedding_distortion(A, smp, 1.0, random_state=5).distortion,
+        "altmin": lambda: nla.AltMinCompleter(3, max_iter=10, random_state=5).fit(Xm).to_dense(),
+        "altmin sketch": lambda: nla.AltMinCompleter(3, max_iter=5, solver="cholesky",
+                                                     sketch_size=50, random_state=5
+                                                     ).fit(Xm).to_dense(),
+        "subgm": lambda: nla.SubGMRecovery(3, max_iter=200, random_state=5).fit(op, yr).X_,
+        "measurements on the fly": lambda: nla.GaussianMeasurements(
+            1500, (30, 30), stored=False, random_state=3)(U),
+        "funbat": lambda: nla.FunBaT(rank=2, n_epochs=5, random_state=5).fit(C, yc).predict(C),
+        "chebtucker": lambda: nla.ChebTucker.fit(lambda x, y, z: np.exp(-(x * x + y * y + z)),
+                                                 [[-1, 1]] * 3)(C[:, [0, 1, 0]]),
+        "ptd": lambda: nla.ptd(H, max_iter=50, random_state=5).V,
+        "pseudospectrum": lambda: nla.pseudospectrum(H, np.array([-1 + 1j, 0.5j, -3.0])).sigma_min,
+    }
+    for kind in ("gaussian", "srht", "countsketch", "sparse_sign", "hgp"):
+        for name, data in (("dense", A), ("sparse", As)):
+            work[f"sketch {kind} {name}"] = lambda k=kind, M=data: nla.sketch(
+                k, 64, n, random_state=5) @ M
+        work[f"sketch {kind} transposed"] = lambda k=kind: nla.sketch(
+            k, 64, n, random_state=5).rapply(Y)
+    for method in ("auto", "precondition", "sketch", "exact"):
+        work[f"lstsq {method}"] = lambda m=method: nla.lstsq(A, b, method=m, random_state=5).x
+    return work
+
+
+def _print_thread_digests(seed):
+    # Run in a fresh process that may use 4 Numba threads; one line per workload and count.
+    import hashlib
+    import warnings
+
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    warnings.simplefilter("ignore")
+    for threads in (1, 2, 4):
+        numba.set_num_threads(threads)
+        with threadpool_limits(threads):
+            for name, run in _thread_workloads(seed).items():
+                digest = hashlib.sha1(np.ascontiguousarray(run()).tobytes()).hexdigest()
+                print(f"{name}\t{threads}\t{digest}")
+
+
+def test_randomized_workloads_are_thread_count_invariant(seed):
+    import os
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
+            f"import test_validation as t; t._print_thread_digests({seed})")
+    env = dict(os.environ, NUMBA_NUM_THREADS="4")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr
+    digests = {}
+    for line in out.stdout.splitlines():
+        name, threads, digest = line.split("\t")
+        digests.setdefault(name, {})[threads] = digest
+    assert len(digests) == 42 and all(len(d) == 3 for d in digests.values())
+    differ = {name: d for name, d in digests.items() if len(set(d.values())) != 1}
+    assert not differ, differ

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._array import Origin, engine_of, kernels, on_gpu, to_engine, to_host
 from .._random import stream_key
+from .._threads import one_blas_thread
 from .._validation import (check_array, check_bool, check_choice, check_dtype, check_int,
                            check_memory, check_seed)
 from ._kernels import MODE_ADJOINT
@@ -86,7 +87,8 @@ class Measurements:
             raise ValueError(f"U and V must have shapes ({self.shape[0]}, k) and "
                              f"({self.shape[1]}, k), got {U.shape} and {V.shape}")
         U, V = to_engine(U, self.engine), to_engine(V, self.engine)
-        return origin.restore(self._forward(U, V))
+        with one_blas_thread():  # a BLAS product's rounding depends on its thread count
+            return origin.restore(self._forward(U, V))
 
     def __repr__(self):
         return (f"{type(self).__name__}(n_measurements={self.n_measurements}, "
@@ -119,12 +121,14 @@ class Measurements:
             X = to_engine(np.ascontiguousarray(np.reshape(x, (d1, d2)), dtype=dtype),
                           op.engine)
             eye = op._xp.eye(d2, dtype=dtype)
-            return np.asarray(to_host(op._forward(X, eye)))   # A(X I^T) = A(X)
+            with one_blas_thread():   # bitwise the same on any thread count, as the fit
+                return np.asarray(to_host(op._forward(X, eye)))   # A(X I^T) = A(X)
 
         def rmatvec(w):
             w = to_engine(np.array(np.reshape(w, -1), dtype=dtype), op.engine)  # a copy
-            G_times, _ = op._adjoint(w)
-            return np.asarray(to_host(G_times(op._xp.eye(d2, dtype=dtype)))).ravel()
+            with one_blas_thread():
+                G_times, _ = op._adjoint(w)
+                return np.asarray(to_host(G_times(op._xp.eye(d2, dtype=dtype)))).ravel()
 
         return LinearOperator((self.n_measurements, d1 * d2), matvec=matvec, rmatvec=rmatvec,
                               dtype=dtype)

@@ -15,6 +15,7 @@ from .._estimator import BaseEstimator, RegressorMixin, check_is_fitted
 from .._progress import progress
 from .._random import gaussian_xp, stream_key, uniform_xp
 from .._result import Result
+from .._threads import one_blas_thread
 from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
                            check_scalar, check_seed)
 from ._kernels import MODE_L1, MODE_L2
@@ -165,6 +166,10 @@ class SubGMRecovery(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        with one_blas_thread():  # multi-threaded BLAS rounds differently per thread count
+            return self._fit(operator, y)
+
+    def _fit(self, operator, y):
         p = self._checked_params(operator)
         origin = Origin(y)
         y = check_array(y, "y", ndim=1)

@@ -277,7 +277,8 @@ def gaussian_apply(key, m, X, row0, scale):
     for s in range(0, r, step):
         e = min(r, s + step)
         G = gaussian_block_jit(_U64(key), _U64(row0 + s), _U64(0), buf[:e - s])
-        out += G.T.astype(X.dtype, copy=False) @ X[s:e]
+        with one_blas_thread():  # multi-threaded gemm rounds differently per thread count
+            out += G.T.astype(X.dtype, copy=False) @ X[s:e]
     out *= scale
     return out
 
