@@ -50,6 +50,14 @@ CAPABILITIES = {
         "X = rng.uniform(size=(200, 3))\n"
         "y = np.sin(3 * X).sum(1) + 0.1 * rng.standard_normal(200)\n",
         "FunBaT(rank=2, n_epochs=5, warmup_epochs=2, random_state=0).fit(X, y)"),
+    # predict's own kernels only: the fit in the setup has compiled (and cached) fit's.
+    "FunBaT.predict": (
+        "from nla.funbat import FunBaT\n"
+        "X = rng.uniform(size=(200, 3))\n"
+        "y = np.sin(3 * X).sum(1) + 0.1 * rng.standard_normal(200)\n"
+        "est = FunBaT(rank=2, n_epochs=5, warmup_epochs=2, random_state=0).fit(X, y)\n"
+        "Xq = rng.uniform(size=(1000, 3))\n",
+        "est.predict(Xq, return_std=True)"),
     "lstsq": (
         "import nla\n"
         "A = rng.standard_normal((2000, 20))\n"

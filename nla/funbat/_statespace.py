@@ -14,7 +14,9 @@ which may be singular (or zero), so the filter uses the information form of the 
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from .._jit import run_parts
 
 #: Kernel codes used by the kernels (``kernel`` strings map to these).
 MATERN12 = 0
@@ -305,60 +307,141 @@ def kalman_smoother(gaps, lam, eta, kind, ell, var):
     return mf, Pf, ms, Ps
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _block_vec(Ad, v, out):
+    # out = (I_r ⊗ Ad) @ v for a stacked state vector.
+    d = Ad.shape[0]
+    for c0 in range(0, v.shape[0], d):
+        for a in range(d):
+            acc = 0.0
+            for b in range(d):
+                acc += Ad[a, b] * v[c0 + b]
+            out[c0 + a] = acc
+
+
+@njit(cache=True)
+def _sandwich(Ad, P, T, out):
+    # out = (I_r ⊗ Ad) P (I_r ⊗ Ad)' for symmetric P, as A (A P)' (T is workspace).
+    _block_left(Ad, P, out)
+    D = P.shape[0]
+    for a in range(D):
+        for b in range(D):
+            T[a, b] = out[b, a]
+    _block_left(Ad, T, out)
+
+
+@njit(cache=True)
+def _add_block(P, Qd):
+    # P += I_r ⊗ Qd
+    d = Qd.shape[0]
+    for c0 in range(0, P.shape[0], d):
+        for a in range(d):
+            for b in range(d):
+                P[c0 + a, c0 + b] += Qd[a, b]
+
+
+@njit(cache=True, nogil=True)
+def _interpolate(start, stop, xq, coords, mf, Pf, ms, Ps, kind, ell, var, mean, cov):
+    # Queries start..stop of interpolate(), with small in-place loops on the block structure
+    # (I_r ⊗ A) instead of `@` and np.linalg.solve: those cost seconds of compilation (BLAS
+    # and LAPACK bindings) for D x D matrices with D = d r <= a few dozen.
+    J, D = mf.shape
+    d = state_dim(kind)
+    r = D // d
+    pinf = stationary_cov(kind, ell, var)  # diagonal d x d
+    m = np.empty(D)
+    m0 = np.empty(D)
+    v = np.empty(D)
+    P = np.empty((D, D))
+    P0 = np.empty((D, D))
+    Pn = np.empty((D, D))
+    T1 = np.empty((D, D))
+    T2 = np.empty((D, D))
+    G = np.empty((D, D))
+    work = np.empty((D, D))
+    Gd = np.empty((d, d))
+    for t in range(start, stop):
+        x = xq[t]
+        j = np.searchsorted(coords, x)  # coords[j-1] < x <= coords[j]
+        if j < J and coords[j] == x:
+            for a in range(D):
+                m[a] = ms[j, a]
+            _copy2(P, Ps[j])
+        elif j == J:
+            Ad, Qd = transition(kind, ell, var, x - coords[J - 1])
+            _block_vec(Ad, ms[J - 1], m)
+            _sandwich(Ad, Ps[J - 1], T1, P)
+            _add_block(P, Qd)
+        elif j == 0:
+            # Backward kernel of the stationary chain: s(x) | s(c_1) has gain P∞ A' P∞^-1,
+            # block diagonal like A (P∞ is diagonal).
+            Ad, Qd = transition(kind, ell, var, coords[0] - x)
+            for a in range(d):
+                for b in range(d):
+                    Gd[a, b] = pinf[a, a] * Ad[b, a] / pinf[b, b]
+            _block_vec(Gd, ms[0], m)
+            _copy2(T2, Ps[0])
+            for c0 in range(0, D, d):  # Ps[0] - P∞
+                for a in range(d):
+                    T2[c0 + a, c0 + a] -= pinf[a, a]
+            _sandwich(Gd, T2, T1, P)
+            for c0 in range(0, D, d):  # + P∞
+                for a in range(d):
+                    P[c0 + a, c0 + a] += pinf[a, a]
+        else:
+            A1, Q1 = transition(kind, ell, var, x - coords[j - 1])
+            A2, Q2 = transition(kind, ell, var, coords[j] - x)
+            _block_vec(A1, mf[j - 1], m0)
+            _sandwich(A1, Pf[j - 1], T1, P0)
+            _add_block(P0, Q1)
+            _symmetrize(P0)
+            _sandwich(A2, P0, T1, Pn)
+            _add_block(Pn, Q2)
+            # G = (Pn^-1 A2 P0)' (Pn, P0 symmetric)
+            _block_left(A2, P0, T1)
+            _solve(Pn, T1, work)
+            for a in range(D):
+                for b in range(D):
+                    G[a, b] = T1[b, a]
+            _block_vec(A2, m0, v)
+            for a in range(D):
+                v[a] = ms[j, a] - v[a]
+            for a in range(D):
+                acc = m0[a]
+                for b in range(D):
+                    acc += G[a, b] * v[b]
+                m[a] = acc
+            for a in range(D):
+                for b in range(D):
+                    T2[a, b] = Ps[j, a, b] - Pn[a, b]
+            _matmul(G, T2, T1, False)
+            _matmul(T1, G, P, True)
+            for a in range(D):
+                for b in range(D):
+                    P[a, b] += P0[a, b]
+        for a in range(r):
+            mean[t, a] = m[a * d]
+            for b in range(r):
+                cov[t, a, b] = 0.5 * (P[a * d, b * d] + P[b * d, a * d])
+
+
 def interpolate(xq, coords, mf, Pf, ms, Ps, kind, ell, var):
     """Posterior marginals of the r functions of a mode at arbitrary coordinates ``xq``.
 
     Exact for the linear-Gaussian chain: a training coordinate returns the smoothed marginal;
     between two training coordinates the query is inserted into the chain (filtered left
     neighbour, smoothed right neighbour); right of the data the chain is run forward; left of
-    it the stationary chain is run backwards in time (never with expm(-F Δ)).
+    it the stationary chain is run backwards in time (never with expm(-F Δ)). Queries are
+    independent: they run in parts on Numba's thread count (:func:`nla._jit.run_parts`).
 
     Returns
     -------
     mean, cov : (M, r), (M, r, r)
     """
     M = xq.shape[0]
-    J = coords.shape[0]
-    d = state_dim(kind)
-    D = mf.shape[1]
-    r = D // d
-    hidx = np.arange(r) * d
-    Pinf = _blockdiag(stationary_cov(kind, ell, var), r)
-    pinf_inv = np.zeros(D)
-    for a in range(D):
-        pinf_inv[a] = 1.0 / Pinf[a, a]  # P∞ is diagonal
+    r = mf.shape[1] // state_dim(kind)
     mean = np.empty((M, r))
     cov = np.empty((M, r, r))
-    for t in prange(M):
-        x = xq[t]
-        j = np.searchsorted(coords, x)  # coords[j-1] < x <= coords[j]
-        if j < J and coords[j] == x:
-            m = ms[j].copy()
-            P = Ps[j].copy()
-        elif j == J:
-            A, Q = _stacked_transition(kind, ell, var, x - coords[J - 1], r)
-            m = A @ ms[J - 1]
-            P = A @ Ps[J - 1] @ A.T + Q
-        elif j == 0:
-            A, Q = _stacked_transition(kind, ell, var, coords[0] - x, r)
-            # Backward kernel of the stationary chain: s(x) | s(c_1) has gain P∞ A' P∞^-1.
-            G = Pinf @ A.T
-            for b in range(D):
-                G[:, b] *= pinf_inv[b]
-            m = G @ ms[0]
-            P = Pinf + G @ (Ps[0] - Pinf) @ G.T
-        else:
-            A1, Q1 = _stacked_transition(kind, ell, var, x - coords[j - 1], r)
-            A2, Q2 = _stacked_transition(kind, ell, var, coords[j] - x, r)
-            m0 = A1 @ mf[j - 1]
-            P0 = A1 @ Pf[j - 1] @ A1.T + Q1
-            Pn = A2 @ P0 @ A2.T + Q2
-            G = np.linalg.solve(Pn, A2 @ P0).T
-            m = m0 + G @ (ms[j] - A2 @ m0)
-            P = P0 + G @ (Ps[j] - Pn) @ G.T
-        for a in range(r):
-            mean[t, a] = m[hidx[a]]
-            for b in range(r):
-                cov[t, a, b] = 0.5 * (P[hidx[a], hidx[b]] + P[hidx[b], hidx[a]])
+    run_parts(_interpolate, M, xq, coords, mf, Pf, ms, Ps, kind, float(ell), float(var),
+              mean, cov)
     return mean, cov
