@@ -18,6 +18,7 @@ observations). Exact normal equations cost ``O(|Omega| k^2)`` per sweep, CG
 import warnings
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 import numpy as np
 
 from nla import AltMinCompleter
@@ -57,6 +58,10 @@ for k in ks:
         seconds[solver].append(min(est.history_["seconds"][1:]))
 for solver, values in seconds.items():
     ax2.loglog(ks, values, "o-", label=solver)
+ax2.set_xticks(ks)
+ax2.xaxis.set_major_formatter(ScalarFormatter())
+for axis in (ax2.xaxis, ax2.yaxis):   # decade labels only: the minor ones overlap
+    axis.set_minor_formatter(NullFormatter())
 ax2.set_xlabel("rank k")
 ax2.set_ylabel("seconds per sweep")
 ax2.set_title("2000 x 2000, 200,000 observations")

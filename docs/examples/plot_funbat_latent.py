@@ -47,11 +47,13 @@ for mode, (ax, truth) in enumerate(zip(axes[:2], (u1, u2))):
     ax.plot(grid, scale * mean[:, 0], label="posterior mean")
     ax.plot(grid, truth(grid), "k--", lw=1, label="truth")
     ax.plot(model.unique_coords_[mode], np.full(model.unique_coords_[mode].size,
-                                                ax.get_ylim()[0]), "|", color="gray")
+                                                ax.get_ylim()[0]), "|", color="gray",
+            label="training coordinates")
     ax.set_title(f"latent function of mode {mode + 1}")
     ax.set_xlabel(f"x{mode + 1}")
-axes[0].legend(loc="upper right", fontsize=8)
-axes[0].axvspan(0.45, 0.7, color="orange", alpha=0.1)
+    ax.set_ylabel(f"u{mode + 1}(x{mode + 1})")
+axes[0].axvspan(0.45, 0.7, color="orange", alpha=0.1, label="no training data")
+axes[0].legend(loc="upper right", fontsize=7)
 
 axes[2].semilogy(model.history_["train_rmse"])
 axes[2].set_xlabel("epoch")

@@ -10,6 +10,7 @@ sensitivity bounds, root leverage scores and the combined scheme all keep them.
 """
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 import numpy as np
 
 import nla
@@ -34,7 +35,10 @@ for scheme in schemes:
     print(f"{scheme:14s}", " ".join(f"{e:.3f}" for e in eps))
 ax.set_xlabel("expected sample size m")
 ax.set_ylabel("distortion (lower bound)")
-ax.set_title(f"l_{p} subspace embedding by row sampling, n = {n}, d = {d}")
+ax.set_xticks(sizes)
+ax.xaxis.set_major_formatter(ScalarFormatter())
+ax.xaxis.set_minor_formatter(NullFormatter())
+ax.set_title(f"l_{p} embedding by row sampling, n = {n}, d = {d}", fontsize=10)
 ax.legend()
 fig.tight_layout()
 plt.show()
