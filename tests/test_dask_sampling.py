@@ -56,3 +56,103 @@ def test_sketch_of_a_dask_row_block_at_an_offset(dask_client, rng, seed):
         block = A[row0:row0 + 100]
         got = S.apply(da.from_array(block, chunks=(33, -1)), row0=row0)
         np.testing.assert_allclose(got, S.apply(block, row0=row0), rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------------ leverage_scores
+
+class _Counter:
+    """A dask source counting how often each chunk is produced (synchronous scheduler)."""
+
+    def __init__(self, X, chunks):
+        self.calls = []
+        self.array = da.from_array(X, chunks=(chunks, -1)).map_blocks(self._read,
+                                                                     dtype=X.dtype)
+
+    def _read(self, block, block_info=None):
+        self.calls.append(block_info[0]["chunk-location"][0])
+        return block
+
+
+def _lev_input(rng, n=400, d=6):
+    A = rng.standard_normal((n, d)) * np.array([1.0, 3.0, 0.5, 10.0, 1.0, 2.0])[:d]
+    A[[5, 311]] = 0.0                       # zero rows: score exactly 0
+    A[rng.choice(n, 4, replace=False)] *= 20.0   # heavy rows
+    return A
+
+
+@pytest.mark.parametrize("method", ["exact", "sketch"])
+def test_leverage_of_dask_equals_in_core(dask_client, rng, seed, method):
+    from nla.sampling import leverage_scores
+
+    A = _lev_input(rng)
+    kw = dict(method=method, random_state=seed, return_rank=True)
+    kw.update(sketch="sparse_sign", sketch_size=60) if method == "sketch" else None
+    ref, rank = leverage_scores(A, **kw)
+    for chunks in CHUNKINGS:
+        tau, r = leverage_scores(da.from_array(A, chunks=(chunks, -1)), **kw)
+        assert isinstance(tau, da.Array) and tau.chunks[0] == chunks and r == rank == 6
+        out = tau.compute()
+        # cond(A) ~ 1e2: the bases agree to ~eps cond^2; summation order differs only
+        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-15)
+        assert out[5] == out[311] == 0.0
+    if method == "exact":
+        np.testing.assert_allclose(ref.sum(), 6.0, rtol=1e-12)
+
+
+def test_leverage_of_dask_rank_deficient_and_scaled(dask_client, rng):
+    from nla.sampling import leverage_scores
+
+    A = _lev_input(rng)
+    A[:, 4] = A[:, 0] - 2.0 * A[:, 1]       # rank 5: the TSQR + SVD route, as in core
+    ref, rank = leverage_scores(A, return_rank=True)
+    for scale in (1.0, 1e250, 1e-250):
+        tau, r = leverage_scores(da.from_array(A * scale, chunks=((1, 250, 149), -1)),
+                                 return_rank=True)
+        assert r == rank == 5
+        np.testing.assert_allclose(tau.compute(), ref, rtol=1e-10, atol=1e-13)
+    B = _lev_input(rng).astype(np.float32)   # full rank: float32 chunks, float64 scores
+    tau32 = leverage_scores(da.from_array(B, chunks=(100, -1)))
+    assert tau32.dtype == np.float64
+    np.testing.assert_allclose(tau32.compute(), leverage_scores(B), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("method", ["exact", "sketch"])
+def test_leverage_of_dask_is_lazy_and_reads_each_chunk_once_per_pass(rng, seed, method):
+    import dask
+
+    from nla.sampling import leverage_scores
+
+    A = _lev_input(rng)
+    source = _Counter(A, 100)
+    with dask.config.set(scheduler="sync"):
+        tau = leverage_scores(source.array, method=method, random_state=seed,
+                              sketch_size=60)
+        # exact: the scale pass and two Gram passes (CholeskyQR2); sketch: the S A pass
+        passes = 3 if method == "exact" else 1
+        assert sorted(source.calls) == sorted(list(range(4)) * passes)
+        source.calls.clear()
+        out = tau.compute()
+        assert sorted(source.calls) == list(range(4))   # the scores: one more pass
+    np.testing.assert_allclose(out, leverage_scores(A, method=method, random_state=seed,
+                                                    sketch_size=60), rtol=1e-12, atol=1e-15)
+
+
+def test_leverage_of_dask_bad_input(dask_client, rng):
+    from nla.sampling import leverage_scores
+
+    A = _lev_input(rng)
+    Ab = A.copy()
+    Ab[250, 2] = np.inf
+    for method in ("exact", "sketch"):
+        with pytest.raises(ValueError, match="A contains NaN or infinity"):
+            leverage_scores(da.from_array(Ab, chunks=(100, -1)), method=method,
+                            sketch_size=60).compute()
+    with pytest.warns(UserWarning, match="rechunking"):
+        leverage_scores(da.from_array(A, chunks=(100, 3)))
+    D = da.from_array(A, chunks=(100, -1))
+    with pytest.raises(ValueError, match="A has unknown chunk sizes"):
+        leverage_scores(D[D[:, 0] > -100])
+    with pytest.raises(TypeError, match="sparse_sign"):
+        leverage_scores(D, method="sketch", sketch="srht", sketch_size=60)
+    with pytest.raises(ValueError, match="A must be 2-D"):
+        leverage_scores(D[:, 0])

@@ -4,6 +4,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from .._array import Origin, engine_of, kernels, namespaces, to_host
+from .._dask import check_rows, is_dask
 from .._random import gaussian_block_jit, stream_key
 from .._validation import (check_array, check_bool, check_choice, check_int, check_memory,
                            check_scalar, check_seed)
@@ -53,7 +54,14 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
     Returns
     -------
     tau : ndarray, shape (n,)
-        float64 scores in the caller's framework.
+        float64 scores in the caller's framework. For a row-chunked dask ``A`` (NumPy
+        chunks) ``tau`` is a lazy dask array with ``A``'s row chunks: the small factor
+        (``X`` with ``A X`` orthonormal, or ``R`` of the sketch ``S A``) comes from passes over
+        the chunks at the call (``'exact'``: a max pass and two Gram passes, or a TSQR pass
+        when ``A`` is ill-conditioned or rank deficient; ``'sketch'``: one ``S A`` pass, kinds
+        ``'sparse_sign'``, ``'countsketch'``, ``'gaussian'``), each score is one task per
+        chunk at compute time; the rank is concrete. NaN/inf in a chunk raise ``ValueError``
+        naming ``A``.
     rank : int
         Only with ``return_rank``.
 
@@ -74,7 +82,8 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
     (5.0, True)
     """
     origin = Origin(A)
-    A = check_array(A, "A")
+    on_dask = is_dask(A)
+    A = check_rows(A, "A") if on_dask else check_array(A, "A")
     method = check_choice(method, "method", {"exact", "sketch"})
     if rcond is not None:
         rcond = check_scalar(rcond, "rcond", low=0.0, high=1.0, high_open=True)
@@ -88,10 +97,16 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
         check_memory(sketch_size * A.shape[1], "sketch_size")
     seed = check_seed(random_state)
     return_rank = check_bool(return_rank, "return_rank")
-    engine = engine_of(A)
-    K = kernels("sampling", engine)
-    xp = namespaces(engine)[0]
-    A = A.astype(xp.float64, copy=False)
+    if on_dask:  # per-row scores lazy, factors from passes over the chunks
+        if engine_of(A) == "gpu":
+            raise TypeError("A: dask arrays of CuPy chunks are not supported by "
+                            "leverage_scores yet; use NumPy chunks")
+        K, xp, A = None, None, A.astype(np.float64)
+    else:
+        engine = engine_of(A)
+        K = kernels("sampling", engine)
+        xp = namespaces(engine)[0]
+        A = A.astype(xp.float64, copy=False)
     if method == "exact":
         tau, rank = exact_leverage(A, K, xp, rcond)
     else:
@@ -102,6 +117,10 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
 
 def exact_leverage(A, K, xp, rcond=None):
     """``(tau, rank)`` from an orthonormal basis of ``col(A)`` (engine arrays, float64 ``A``)."""
+    if is_dask(A):
+        from ._scores_dask import leverage
+
+        return leverage(A, rcond)
     U, rank, _, _ = orthonormal_basis(A, K, rcond)
     tau = K.row_sq_norms(U)
     tau[~nonzero_rows(A, xp)] = 0.0  # exact zeros, not rounding residue of the QR
@@ -133,6 +152,10 @@ def sketched_leverage(A, K, xp, rcond, kind, sketch_size, jl_dim, seed):
         G = np.empty((rank, jl_dim))
         gaussian_block_jit(np.uint64(stream_key(seed, STREAM_JL)), np.uint64(0), np.uint64(0), G)
         X = X @ (G / np.sqrt(jl_dim))
+    if is_dask(A):
+        from ._scores_dask import squared_row_norms
+
+        return squared_row_norms(A, X), rank
     tau = K.row_sq_norms(A @ _as_engine(X, A))
     tau[~nonzero_rows(A, xp)] = 0.0
     return tau, rank
