@@ -156,3 +156,45 @@ def test_leverage_of_dask_bad_input(dask_client, rng):
         leverage_scores(D, method="sketch", sketch="srht", sketch_size=60)
     with pytest.raises(ValueError, match="A must be 2-D"):
         leverage_scores(D[:, 0])
+
+
+# ------------------------------------------------------------------------ lp_regression
+
+@pytest.mark.parametrize("p", [1.0, 1.5])
+def test_lp_regression_on_dask_gathers_the_sample(dask_client, rng, seed, p):
+    from nla.sampling import lp_regression, sensitivity_sample
+
+    A = rng.standard_normal((400, 3))
+    b = A @ np.array([1.0, -2.0, 0.5]) + rng.standard_cauchy(400)
+    S = sensitivity_sample(np.column_stack([A, b]), p, 150, random_state=seed)
+    ref = lp_regression(A, b, p, sample=S)
+    for chunks in CHUNKINGS:
+        got = lp_regression(da.from_array(A, chunks=(chunks, -1)),
+                            da.from_array(b, chunks=chunks), p, sample=S)
+        # the same small problem on the same rows: x equal to rounding
+        np.testing.assert_allclose(got.x, ref.x, rtol=1e-9, atol=1e-12)
+        assert isinstance(got.x, np.ndarray) and got.sample is S
+        assert abs(got.objective - ref.objective) <= 1e-10 * ref.objective
+    got = lp_regression(da.from_array(A, chunks=(100, -1)), b, p, sample=S)  # NumPy b
+    np.testing.assert_allclose(got.x, ref.x, rtol=1e-9, atol=1e-12)
+
+
+def test_lp_regression_on_dask_bad_input(dask_client, rng, seed):
+    from nla.sampling import lp_regression, sensitivity_sample
+
+    A = rng.standard_normal((300, 3))
+    b = rng.standard_normal(300)
+    S = sensitivity_sample(np.column_stack([A, b]), 1.0, 100, random_state=seed)
+    D, c = da.from_array(A, chunks=(100, -1)), da.from_array(b, chunks=100)
+    with pytest.raises(TypeError, match="LpSample"):
+        lp_regression(D, c, 1.0)
+    with pytest.raises(ValueError, match="b must have 300"):
+        lp_regression(D, c[:299], 1.0, sample=S)
+    with pytest.raises(ValueError, match="rows"):
+        lp_regression(D[:200], c[:200], 1.0, sample=S)
+    bb = b.copy()
+    bb[S.indices[3]] = np.nan
+    with pytest.raises(ValueError, match="b contains NaN"):
+        lp_regression(D, da.from_array(bb, chunks=100), 1.0, sample=S)
+    with pytest.raises(ValueError, match="A has unknown chunk sizes"):
+        lp_regression(D[D[:, 0] > -100], c, 1.0, sample=S)

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from .._array import Origin, engine_of, kernels, namespaces, to_host
+from .._dask import check_rows, is_dask
 from .._result import Result
 from .._validation import (check_array, check_bool, check_choice, check_int, check_scalar,
                            check_seed, unit_scale)
@@ -56,6 +57,12 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     random_state : None, int, RandomState or Generator
         Seed of the sample.
 
+    A row-chunked dask ``A`` (or ``b``) needs ``sample`` as an :class:`LpSample`: only its
+    rows ``A[indices]``, ``b[indices]`` are computed and gathered to the client, where the
+    small problem is solved in core; ``objective`` is then one pass over the chunks. Drawing
+    the sample (``sample=m``) and the full-data solve (``sample=None``) on dask raise
+    ``TypeError``.
+
     Returns
     -------
     Result
@@ -75,8 +82,10 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     >>> bool(sub.objective <= 1.05 * full.objective)
     True
     """
-    from ._sample import LpSample, check_sample, sensitivity_sample
+    from ._sample import SCHEMES, LpSample, check_sample, sensitivity_sample
 
+    if is_dask(A) or is_dask(b):
+        return _on_dask(A, b, p, sample, solver=solver, tol=tol, max_iter=max_iter)
     origin = Origin(A)
     A = check_array(A, "A")
     b = check_array(b, "b", ndim=1)
@@ -92,6 +101,8 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     max_iter = check_int(max_iter, "max_iter", low=1)
     replace = check_bool(replace, "replace")
     random_state = check_seed(random_state)   # checked even when no sample is drawn
+    if isinstance(scheme, str):   # likewise (scores given as an array are checked when used)
+        check_choice(scheme, "scheme", SCHEMES)
     engine = engine_of(A, b)
     K = kernels("sampling", engine)
     xp = namespaces(engine)[0]
@@ -131,6 +142,61 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     fit.solver = solver
     fit.sample = sample
     return fit
+
+
+def _on_dask(A, b, p, sample, **options):
+    """``lp_regression`` for a dask ``A`` or ``b``: only the sampled rows reach the client."""
+    import dask
+    import dask.array as da
+
+    from ._sample import LpSample, check_sample
+
+    A = check_rows(A, "A") if is_dask(A) else da.from_array(check_array(A, "A"))
+    n = A.shape[0]
+    b = check_rows(b, "b", ndim=1) if is_dask(b) else check_array(b, "b", ndim=1)
+    if b.shape[0] != n:
+        raise ValueError(f"b must have {n} entries (one per row of A), got {b.shape[0]}")
+    b = da.from_array(b, chunks=(A.chunks[0],)) if not is_dask(b) else b
+    p = check_p(p)
+    if not isinstance(sample, LpSample):
+        raise TypeError("on a dask A or b, sample must be an LpSample (for example from "
+                        "sensitivity_sample of [A b]): the full-data solve (sample=None) and "
+                        "drawing a sample (sample=m) are not distributed yet")
+    check_sample(sample, n, p)
+    rows = np.asarray(to_host(sample.indices), dtype=np.int64)
+    if rows.size and int(rows.max()) >= n:
+        raise ValueError(f"sample indices exceed the {n} rows of A")
+    As, bs = dask.compute(A[rows].astype(np.float64), b[rows].astype(np.float64))
+    # the small problem in core, on the gathered rows (weights kept, indices renumbered)
+    sub = LpSample(indices=np.arange(rows.size), weights=sample.weights,
+                   row_scale=sample.row_scale, probabilities=sample.probabilities)
+    sub.update({k: sample[k] for k in ("p", "scheme", "replace", "expected_size")},
+               n_rows=rows.size)
+    fit = lp_regression(check_array(As, "A"), check_array(bs, "b", ndim=1), p, sample=sub,
+                        **options)
+    fit.objective = _dask_lp_norm(A, b, np.asarray(to_host(fit.x), dtype=np.float64), p)
+    fit.sample = sample
+    return fit
+
+
+def _dask_lp_norm(A, b, x, p):
+    """``||A x - b||_p`` over the chunks (one pass), each chunk summed on its own maximum."""
+    import dask
+
+    from .._dask import _aligned_blocks
+
+    parts = dask.compute(*[dask.delayed(_lp_block, pure=True)(a, c, x, p)
+                           for a, c in _aligned_blocks([A, b])])
+    top = max(t for t, _ in parts)
+    if top == 0.0:
+        return 0.0
+    return top * sum(s * (t / top) ** p for t, s in parts) ** (1.0 / p)
+
+
+def _lp_block(a, c, x, p):
+    r = np.abs(check_array(a, "A", min_size=0) @ x - check_array(c, "b", ndim=1, min_size=0))
+    top = float(r.max(initial=0.0))
+    return top, float(np.sum((r / top) ** p)) if top > 0 else 0.0
 
 
 def solve_weighted(A, b, p, omega, solver, K, xp, *, tol=1e-10, max_iter=200):
