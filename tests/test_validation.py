@@ -147,6 +147,8 @@ def _cases():
          ValueError, "sketch_size"),
         ("measurements", lambda A, b: nla.GaussianMeasurements(10**12, (5, 5)), ValueError,
          "n_measurements"),
+        ("measurements shape", lambda A, b: nla.GaussianMeasurements(5, (10**6, 10**6)),
+         ValueError, "shape"),
         ("distortion directions", lambda A, b: nla.embedding_distortion(
             A, sample(A), 1.0, n_directions=10**12), ValueError, "n_directions"),
         ("sample m", lambda A, b: nla.sensitivity_sample(A, 1.0, 10**12), ValueError, "m"),

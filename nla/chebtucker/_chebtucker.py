@@ -23,7 +23,8 @@ import numpy as np
 
 from .._array import Origin, engine_of, kernels, to_engine, to_host
 from .._result import Result
-from .._validation import check_array, check_choice, check_int, check_scalar, unit_scale
+from .._validation import (check_array, check_bool, check_choice, check_int, check_scalar,
+                           unit_scale)
 from ._chebyshev import (cheb_points, coefficient_decay, derivative, from_unit,
                          integral_weights, to_unit, unweigh, weigh, weigh_tensor)
 from ._tucker import (chop_degrees, full_tensor, hooi, mode_product, recompress, rhosvd,
@@ -210,6 +211,7 @@ class ChebTucker:
         max_degree = check_int(max_degree, "max_degree", low=1)
         hooi_iters = check_int(hooi_iters, "hooi_iters", low=0)
         max_samples = check_int(max_samples, "max_samples", low=1)
+        vectorized, verbose = check_bool(vectorized, "vectorized"), check_bool(verbose, "verbose")
         if not vectorized:
             f = np.vectorize(f, otypes=[np.float64])
         else:

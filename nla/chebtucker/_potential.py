@@ -55,8 +55,13 @@ class LongRangePotential:
         origin = Origin(next((v for v in (x, y, z) if not np.isscalar(v)), x))
         K = kernels("chebtucker", engine)
         xp = K.xp
-        x, y, z = xp.broadcast_arrays(*(xp.asarray(to_engine(_listed(v), engine), dtype=xp.float64)
-                                        for v in (x, y, z)))
+        x, y, z = (check_array(to_engine(_listed(v), engine), name, ndim=np.ndim(_listed(v)),
+                               min_size=0) for v, name in ((x, "x"), (y, "y"), (z, "z")))
+        try:
+            x, y, z = xp.broadcast_arrays(*(xp.asarray(v, dtype=xp.float64) for v in (x, y, z)))
+        except ValueError:
+            raise ValueError(f"x, y and z must broadcast to one shape, got {x.shape}, {y.shape} "
+                             f"and {z.shape}") from None
         shape = x.shape
         values = K.erf_potential(x.ravel(), y.ravel(), z.ravel(), xp.asarray(self.centers),
                                  xp.asarray(self.charges), self.a)

@@ -306,6 +306,7 @@ class AltMinCompleter(BaseEstimator):
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable, got {self.callback!r}")
         check_choice(self.duplicates, "duplicates", DUPLICATES)
+        check_bool(self.verbose, "verbose")
         return dict(rank=k, solver=solver, clip=clip, forcing=forcing, tol=tol,
                     biases=check_bool(self.biases, "biases"), value_range=value_range,
                     validation_fraction=fraction,

@@ -204,14 +204,12 @@ def _fits(values, dtype, xp):
 
 def _check_weights(weights):
     try:
-        values = [float(w) for w in weights]
+        values = list(weights)
     except TypeError:
         raise TypeError(f"weights must be a sequence of numbers, got {weights!r}") from None
     if not values:
         raise ValueError("weights must hold at least one power weight")
-    if not all(np.isfinite(values)):
-        raise ValueError(f"weights must be finite, got {weights!r}")
-    return values
+    return [check_scalar(w, "weights") for w in values]   # names weights for 'a', NaN, [1]
 
 
 def add_normalized_rows(acc, N, weight, normalize):

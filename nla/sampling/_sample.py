@@ -36,8 +36,14 @@ class LpSample(Result):
 
     def apply(self, A):
         """The rescaled sample matrix ``diag(row_scale) A[indices]``."""
+        origin, ndim = Origin(A), getattr(A, "ndim", None)
+        A = check_array(A, "A", ndim=ndim if ndim in (1, 2) else 2)
+        if A.shape[0] != self.get("n_rows", A.shape[0]):
+            raise ValueError(f"A has {A.shape[0]} rows but the sample was drawn from a matrix "
+                             f"of {self.n_rows} rows")
         idx = self.indices
-        return self.row_scale[:, None] * A[idx] if A.ndim == 2 else self.row_scale * A[idx]
+        return origin.restore(self.row_scale[:, None] * A[idx] if A.ndim == 2
+                              else self.row_scale * A[idx])
 
 
 def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=None):
