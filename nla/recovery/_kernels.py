@@ -213,7 +213,8 @@ def _entry_rows_pass(indptr, cols, y, U, V, mode, res, w, QU):
             if wt != 0.0:
                 for q in range(r_):
                     acc[q] += wt * V[k, q]
-        QU[j] = acc
+        for q in range(r_):  # a loop, not QU[j] = acc: no shape-error path to compile
+            QU[j, q] = acc[q]
 
 
 def entry_rows_pass(indptr, cols, y, U, V, mode):
@@ -240,7 +241,8 @@ def _entry_cols_pass(cptr, rows_c, w_c, U, QV):
                 j = rows_c[t]
                 for q in range(r_):
                     acc[q] += wt * U[j, q]
-        QV[k] = acc
+        for q in range(r_):
+            QV[k, q] = acc[q]
 
 
 def entry_cols_pass(cptr, rows_c, w_c, U):
