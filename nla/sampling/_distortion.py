@@ -69,6 +69,7 @@ def embedding_distortion(A, sample, p, *, n_directions=200, refine=3, random_sta
     # the directions and their images (in core: U Z with one row per row of A)
     check_memory((A.shape[1] + (0 if on_dask else A.shape[0])) * n_directions, "n_directions")
     refine = check_int(refine, "refine", low=0)
+    random_state = check_seed(random_state)   # checked even for p = 2, which draws nothing
     if on_dask:  # U = A X stays lazy: each use of it is a pass over the chunks
         from ._distortion_dask import DaskBasis, basis_coordinates
 
