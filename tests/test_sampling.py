@@ -298,7 +298,9 @@ def test_irls_matches_generic_optimizer(rng, p):
     A, b = _regression_data(rng, 400, 3)
     b /= np.abs(b).max()
     fit = lp_regression(A, b, p, tol=1e-12)
-    assert fit.converged and np.all(np.diff(fit.history) <= 0)
+    # monotone up to the rounding-level ties IRLS accepts (f_new <= f (1 + 4 eps))
+    h = np.asarray(fit.history)
+    assert fit.converged and np.all(np.diff(h) <= 4 * np.finfo(float).eps * h[:-1])
     f = lambda x: np.sum(np.abs(A @ x - b) ** p)  # noqa: E731
     ref = minimize(f, np.zeros(3), method="Nelder-Mead",
                    options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 5000})
