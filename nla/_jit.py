@@ -32,9 +32,6 @@ def run_parts(kernel, n, *args, parts_per_thread=4):
     Examples
     --------
     >>> import numpy as np
-    >>> from concurrent.futures import ThreadPoolExecutor
-
-from numba import get_num_threads, njit
     >>> @njit(nogil=True)
     ... def square(start, stop, x, out):
     ...     for i in range(start, stop):
