@@ -178,8 +178,8 @@ def _check_index(idx, name, size, xp):
         raise TypeError(f"{name} must be integer indices, got dtype {idx.dtype}")
     idx = idx.astype(xp.int64)
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
-        raise ValueError(f"{name} out of range: indices must be in [0, {size}), got "
-                         f"[{int(idx.min())}, {int(idx.max())}]")
+        raise ValueError(f"{name} out of range: indices must be in [0, {size}) (the matrix "
+                         f"shape), got [{int(idx.min())}, {int(idx.max())}]")
     return idx
 
 

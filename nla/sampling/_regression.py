@@ -103,6 +103,9 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     random_state = check_seed(random_state)   # checked even when no sample is drawn
     if isinstance(scheme, str):   # likewise (scores given as an array are checked when used)
         check_choice(scheme, "scheme", SCHEMES)
+    elif getattr(scheme, "ndim", None) != 1:
+        raise TypeError(f"scheme must be one of {sorted(SCHEMES)} or a 1-D array of scores, "
+                        f"got {type(scheme).__name__}")
     engine = engine_of(A, b)
     K = kernels("sampling", engine)
     xp = namespaces(engine)[0]
