@@ -177,6 +177,9 @@ def test_lp_regression_on_dask_gathers_the_sample(dask_client, rng, seed, p):
         assert abs(got.objective - ref.objective) <= 1e-10 * ref.objective
     got = lp_regression(da.from_array(A, chunks=(100, -1)), b, p, sample=S)  # NumPy b
     np.testing.assert_allclose(got.x, ref.x, rtol=1e-9, atol=1e-12)
+    got = lp_regression(A, da.from_array(b, chunks=(150, 50, 200)), p, sample=S)  # NumPy A
+    np.testing.assert_allclose(got.x, ref.x, rtol=1e-9, atol=1e-12)
+    assert abs(got.objective - ref.objective) <= 1e-10 * ref.objective
 
 
 def test_lp_regression_on_dask_bad_input(dask_client, rng, seed):

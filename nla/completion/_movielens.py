@@ -21,11 +21,9 @@ def default_dir():
     if os.environ.get("NLA_DATA"):
         return os.path.join(os.environ["NLA_DATA"], "ml-100k")
     here = os.path.join(os.path.dirname(__file__), "..", "..")
-    for base in (os.getcwd(), here):
-        root = os.path.abspath(os.path.join(base, "..", "shared", "data", "ml-100k"))
-        if os.path.isdir(root):
-            return root
-    return os.path.abspath(os.path.join(os.getcwd(), "..", "shared", "data", "ml-100k"))
+    roots = [os.path.abspath(os.path.join(base, "..", "shared", "data", "ml-100k"))
+             for base in (os.getcwd(), here)]
+    return next((root for root in roots if os.path.isdir(root)), roots[0])
 
 
 #: The recipe: rank and reg searched on a validation part of the training fold.

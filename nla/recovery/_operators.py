@@ -240,7 +240,6 @@ class GaussianMeasurements(DenseMeasurements):
         D = shape[0] * shape[1]
         if self.stored:
             check_memory(m * D, "n_measurements x shape", itemsize=dtype.itemsize)
-        if self.stored:
             A2 = self._kernels.gaussian_matrix(self._key, m, D, self.dtype)
             self._init_stored(A2, shape)
         else:

@@ -101,11 +101,11 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     max_iter = check_int(max_iter, "max_iter", low=1)
     replace = check_bool(replace, "replace")
     random_state = check_seed(random_state)   # checked even when no sample is drawn
-    if isinstance(scheme, str):   # likewise (scores given as an array are checked when used)
+    # likewise, as sensitivity_sample checks it (the scores' length is checked when used)
+    if isinstance(scheme, str):
         check_choice(scheme, "scheme", SCHEMES)
-    elif getattr(scheme, "ndim", None) != 1:
-        raise TypeError(f"scheme must be one of {sorted(SCHEMES)} or a 1-D array of scores, "
-                        f"got {type(scheme).__name__}")
+    else:
+        check_array(scheme, "scheme", ndim=1)
     engine = engine_of(A, b)
     K = kernels("sampling", engine)
     xp = namespaces(engine)[0]
@@ -154,12 +154,14 @@ def _on_dask(A, b, p, sample, **options):
 
     from ._sample import LpSample, check_sample
 
-    A = check_rows(A, "A") if is_dask(A) else da.from_array(check_array(A, "A"))
+    A = check_rows(A, "A") if is_dask(A) else check_array(A, "A")
     n = A.shape[0]
     b = check_rows(b, "b", ndim=1) if is_dask(b) else check_array(b, "b", ndim=1)
     if b.shape[0] != n:
         raise ValueError(f"b must have {n} entries (one per row of A), got {b.shape[0]}")
-    b = da.from_array(b, chunks=(A.chunks[0],)) if not is_dask(b) else b
+    # the in-memory one on the other's row chunks (whole rows: the blocks are paired by row)
+    A = A if is_dask(A) else da.from_array(A, chunks=(b.chunks[0], -1))
+    b = b if is_dask(b) else da.from_array(b, chunks=(A.chunks[0],))
     p = check_p(p)
     if not isinstance(sample, LpSample):
         raise TypeError("on a dask A or b, sample must be an LpSample (for example from "

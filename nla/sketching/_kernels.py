@@ -274,10 +274,10 @@ def gaussian_apply(key, m, X, row0, scale):
     step = max(64, min(8192, (1 << 24) // max(m, 1)))
     out = np.zeros((m, X.shape[1]), dtype=X.dtype)
     buf = np.empty((min(step, r), m), dtype=np.float64)
-    for s in range(0, r, step):
-        e = min(r, s + step)
-        G = gaussian_block_jit(_U64(key), _U64(row0 + s), _U64(0), buf[:e - s])
-        with one_blas_thread():  # multi-threaded gemm rounds differently per thread count
+    with one_blas_thread():  # multi-threaded gemm rounds differently per thread count
+        for s in range(0, r, step):
+            e = min(r, s + step)
+            G = gaussian_block_jit(_U64(key), _U64(row0 + s), _U64(0), buf[:e - s])
             out += G.T.astype(X.dtype, copy=False) @ X[s:e]
     out *= scale
     return out
