@@ -192,18 +192,12 @@ class LstsqTSQR:
 
 
 def _one_thread(fn):
-    """``fn`` with Numba and BLAS on one thread in this process."""
-    from numba import get_num_threads, set_num_threads
-    from threadpoolctl import threadpool_limits
+    """``fn`` with Numba and BLAS on one thread in this process (nla's own thread controls)."""
+    from nla._threads import one_blas_thread, threads_for
 
     def run():
-        before = get_num_threads()
-        set_num_threads(1)
-        try:
-            with threadpool_limits(1):
-                return fn()
-        finally:
-            set_num_threads(before)
+        with threads_for(0, minimum=1), one_blas_thread():   # no work counts as "too little"
+            return fn()
     return run
 
 
