@@ -11,7 +11,7 @@ from nla.recovery._subgm import subgradient
 
 def _explicit(op):
     """The (m, d1, d2) matrices A_i of ``op``, read off entry by entry (slow, plainly right)."""
-    d1, d2 = op.shape
+    d1, d2 = op.matrix_shape
     A = np.empty((op.n_measurements, d1, d2))
     for j in range(d1):
         for k in range(d2):

@@ -177,18 +177,44 @@ def _measurement_cases(rng, seed, d1=5, d2=4, m=12):
 def test_measurement_operators_as_linear_operators(rng, seed):
     for op, A in _measurement_cases(rng, seed):
         M = A.reshape(A.shape[0], -1)          # row i is vec(A_i), row-major
-        L = op.aslinearoperator()
-        assert L.shape == M.shape
+        assert op.shape == M.shape and op.matrix_shape == A.shape[1:]
         x, w = rng.standard_normal(M.shape[1]), rng.standard_normal(M.shape[0])
-        w0 = w.copy()
-        _close(L.matvec(x), M @ x, np.abs(M), np.abs(x))
-        _close(L.rmatvec(w), M.T @ w, np.abs(M.T), np.abs(w))
-        _close(L.T.matvec(w), M.T @ w, np.abs(M.T), np.abs(w))
-        _close(L.H.matmat(np.eye(M.shape[0])), M.T, np.abs(M.T), np.eye(M.shape[0]))
-        _close(L.adjoint().matvec(w), M.T @ w, np.abs(M.T), np.abs(w))
-        assert np.array_equal(w, w0)
+        X, W = rng.standard_normal((M.shape[1], 3)), rng.standard_normal((M.shape[0], 3))
+        x0, w0 = x.copy(), w.copy()
+        for L in (aslinearoperator(op), op.aslinearoperator()):
+            assert L.shape == M.shape and L.dtype == np.float64
+            _close(L.matvec(x), M @ x, np.abs(M), np.abs(x))
+            _close(L.rmatvec(w), M.T @ w, np.abs(M.T), np.abs(w))
+            _close(L.matmat(X), M @ X, np.abs(M), np.abs(X))
+            _close(L.rmatmat(W), M.T @ W, np.abs(M.T), np.abs(W))
+            _close(L.T.matvec(w), M.T @ w, np.abs(M.T), np.abs(w))
+            _close(L.H.matmat(np.eye(M.shape[0])), M.T, np.abs(M.T), np.eye(M.shape[0]))
+            _close(L.adjoint().matvec(w), M.T @ w, np.abs(M.T), np.abs(w))
+        # the operator's own protocol methods, its adjoint and @
+        _close(op @ x, M @ x, np.abs(M), np.abs(x))
+        _close(op.matmat(X), M @ X, np.abs(M), np.abs(X))
+        _close(op.rmatmat(W), M.T @ W, np.abs(M.T), np.abs(W))
+        _close(op.T @ w, M.T @ w, np.abs(M.T), np.abs(w))
+        _close(op.H.matvec(w), M.T @ w, np.abs(M.T), np.abs(w))
+        assert np.array_equal(x, x0) and np.array_equal(w, w0)
         # the same measurements as the operator's own call on a factored matrix
-        U, V = rng.standard_normal((5, 2)), rng.standard_normal((4, 2))
-        if op.shape == (5, 4):
-            np.testing.assert_allclose(L.matvec((U @ V.T).ravel()), op(U, V), rtol=1e-12,
-                                       atol=1e-12)
+        d1, d2 = op.matrix_shape
+        U, V = rng.standard_normal((d1, 2)), rng.standard_normal((d2, 2))
+        np.testing.assert_allclose(op.matvec((U @ V.T).ravel()), op(U, V), rtol=1e-12,
+                                   atol=1e-12)
+        with pytest.raises(ValueError, match=f"x must have {M.shape[1]} rows"):
+            op.matvec(np.ones(M.shape[1] + 1))
+        with pytest.raises(ValueError, match=f"w must have {M.shape[0]} rows"):
+            op.rmatvec(np.ones(M.shape[1]))
+        with pytest.raises(ValueError, match="x contains NaN"):
+            op.matvec(np.full(M.shape[1], np.nan))
+
+
+def test_measurement_operator_products_follow_the_caller(rng, seed):
+    torch = pytest.importorskip("torch")
+    op, A = _measurement_cases(rng, seed)[0]
+    M = A.reshape(A.shape[0], -1)
+    x = rng.standard_normal(M.shape[1])
+    out = op.matvec(torch.from_numpy(x))
+    assert isinstance(out, torch.Tensor)
+    _close(out.numpy(), M @ x, np.abs(M), np.abs(x))

@@ -47,8 +47,12 @@ class Measurements:
     ----------
     n_measurements : int
         Number of measurements ``m``.
-    shape : tuple of int
+    matrix_shape : tuple of int
         Shape ``(d1, d2)`` of the matrices measured.
+    shape : tuple of int
+        ``(n_measurements, d1 * d2)``: the shape of the operator on ``vec(X)`` (``X``
+        flattened row-major), SciPy's convention, so that
+        :func:`scipy.sparse.linalg.aslinearoperator` reads the operator directly.
     dtype : numpy.dtype or None
         Float type of the stored data (``None``: taken from ``y`` at fit time).
     engine : {'cpu', 'gpu'}
@@ -56,7 +60,7 @@ class Measurements:
     """
 
     n_measurements = 0
-    shape = (0, 0)
+    matrix_shape = (0, 0)
     dtype = None
     engine = "cpu"
 
@@ -83,26 +87,49 @@ class Measurements:
         origin = Origin(U)
         U = check_array(U, "U", dtype=(self.dtype or np.float64,))
         V = U if V is None else check_array(V, "V", dtype=(U.dtype,))
-        if U.shape[0] != self.shape[0] or V.shape[0] != self.shape[1] or U.shape[1] != V.shape[1]:
-            raise ValueError(f"U and V must have shapes ({self.shape[0]}, k) and "
-                             f"({self.shape[1]}, k), got {U.shape} and {V.shape}")
+        if U.shape[0] != self.matrix_shape[0] or V.shape[0] != self.matrix_shape[1] or U.shape[1] != V.shape[1]:
+            raise ValueError(f"U and V must have shapes ({self.matrix_shape[0]}, k) and "
+                             f"({self.matrix_shape[1]}, k), got {U.shape} and {V.shape}")
         U, V = to_engine(U, self.engine), to_engine(V, self.engine)
         with one_blas_thread():  # a BLAS product's rounding depends on its thread count
             return origin.restore(self._forward(U, V))
 
     def __repr__(self):
         return (f"{type(self).__name__}(n_measurements={self.n_measurements}, "
-                f"shape={self.shape}, engine={self.engine!r})")
+                f"shape={self.matrix_shape}, engine={self.engine!r})")
+
+    @property
+    def shape(self):
+        d1, d2 = self.matrix_shape
+        return (self.n_measurements, d1 * d2)
+
+    # SciPy's LinearOperator protocol on vec(X): aslinearoperator(op) reads shape, dtype,
+    # matvec, rmatvec and rmatmat. Each product runs the fast passes of the fit (no A_i is
+    # formed) on the operator's engine; results go back to the caller's framework.
+    def matvec(self, x):
+        """``A(X)`` for ``x = vec(X)`` of shape ``(d1 d2,)`` (row-major)."""
+        return self._product(x, "x", adjoint=False)
+
+    def matmat(self, X):
+        """``A`` applied to each column of ``X``, shape ``(d1 d2, k)``."""
+        return self._product(X, "X", adjoint=False)
+
+    def rmatvec(self, w):
+        """The adjoint ``vec(sum_i w_i A_i)`` for ``w`` of shape ``(n_measurements,)``."""
+        return self._product(w, "w", adjoint=True)
+
+    def rmatmat(self, W):
+        """The adjoint applied to each column of ``W``, shape ``(n_measurements, k)``."""
+        return self._product(W, "W", adjoint=True)
+
+    def __matmul__(self, x):
+        return self._product(x, "x", adjoint=False)
 
     def aslinearoperator(self):
         """The operator as a :class:`scipy.sparse.linalg.LinearOperator` on ``vec(X)``.
 
-        ``shape`` here is that of the matrices measured, ``(d1, d2)``, so SciPy's
-        ``aslinearoperator`` cannot read the operator from it: this gives the
-        ``n_measurements x d1 d2`` operator (``X`` flattened row-major), with ``rmatvec``
-        ``w -> vec(sum_i w_i A_i)`` and so ``.T``, ``.H`` and ``adjoint()``, each from the fast
-        passes of the fit (no ``A_i`` is formed). Host arrays in and out; a GPU operator
-        computes on its device.
+        The same as ``scipy.sparse.linalg.aslinearoperator(op)``; ``.T``, ``.H`` and
+        ``adjoint()`` are its adjoint.
 
         Examples
         --------
@@ -112,26 +139,43 @@ class Measurements:
         >>> L.shape, L.matvec(np.arange(6.0)).tolist(), L.rmatvec(np.ones(2)).tolist()
         ((2, 6), [2.0, 3.0], [0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
         """
-        from scipy.sparse.linalg import LinearOperator
+        from scipy.sparse.linalg import aslinearoperator
 
-        op, (d1, d2) = self, self.shape
+        return aslinearoperator(self)
+
+    @property
+    def T(self):
+        """The adjoint ``w -> vec(sum_i w_i A_i)`` as a LinearOperator."""
+        return self.aslinearoperator().T
+
+    H = T
+
+    def adjoint(self):
+        """The adjoint (= ``op.T``; the operators are real)."""
+        return self.T
+
+    def _product(self, x, name, adjoint):
+        origin = Origin(x)
         dtype = np.dtype(self.dtype or np.float64)
-
-        def matvec(x):
-            X = to_engine(np.ascontiguousarray(np.reshape(x, (d1, d2)), dtype=dtype),
-                          op.engine)
-            eye = op._xp.eye(d2, dtype=dtype)
-            with one_blas_thread():   # bitwise the same on any thread count, as the fit
-                return np.asarray(to_host(op._forward(X, eye)))   # A(X I^T) = A(X)
-
-        def rmatvec(w):
-            w = to_engine(np.array(np.reshape(w, -1), dtype=dtype), op.engine)  # a copy
-            with one_blas_thread():
-                G_times, _ = op._adjoint(w)
-                return np.asarray(to_host(G_times(op._xp.eye(d2, dtype=dtype)))).ravel()
-
-        return LinearOperator((self.n_measurements, d1 * d2), matvec=matvec, rmatvec=rmatvec,
-                              dtype=dtype)
+        ndim = getattr(x, "ndim", np.ndim(x))
+        x = to_engine(check_array(x, name, ndim=2 if ndim == 2 else 1, dtype=(dtype,)),
+                      self.engine)
+        n_in = self.shape[1 if not adjoint else 0]
+        if x.shape[0] != n_in:
+            raise ValueError(f"{name} must have {n_in} rows (operator shape {self.shape}), "
+                             f"got shape {x.shape}")
+        xp, (d1, d2) = self._xp, self.matrix_shape
+        eye = xp.eye(d2, dtype=dtype)
+        cols = x.reshape(n_in, -1).T
+        with one_blas_thread():   # bitwise the same on any thread count, as the fit
+            if adjoint:
+                out = [self._adjoint(xp.ascontiguousarray(w))[0](eye).ravel() for w in cols]
+            else:   # A(X I^T) = A(X)
+                out = [self._forward(xp.ascontiguousarray(c.reshape(d1, d2)), eye) for c in cols]
+        out = xp.stack(out, axis=1)
+        out = out if x.ndim == 2 else out[:, 0]
+        # NumPy in, NumPy out even from a GPU operator: SciPy's solvers work on the host
+        return to_host(out) if origin.kind == "numpy" else origin.restore(out)
 
 
 class DenseMeasurements(Measurements):
@@ -167,12 +211,12 @@ class DenseMeasurements(Measurements):
         self.engine = "gpu" if on_gpu(A2) else "cpu"
         self._A = self._xp.ascontiguousarray(A2)
         self.n_measurements = int(A2.shape[0])
-        self.shape = (int(shape[0]), int(shape[1]))
+        self.matrix_shape = (int(shape[0]), int(shape[1]))
         self.dtype = np.dtype(A2.dtype)
 
     def toarray(self):
         """The measurement matrices as an ``(m, d1, d2)`` array (a view of the stored data)."""
-        return self._A.reshape(self.n_measurements, *self.shape)
+        return self._A.reshape(self.n_measurements, *self.matrix_shape)
 
     def _forward(self, U, V):
         return self._A @ (U @ V.T).ravel()
@@ -181,16 +225,16 @@ class DenseMeasurements(Measurements):
         xp = self._xp
         res = xp.empty(self.n_measurements, dtype=self._A.dtype)
         G = self._kernels.dense_pass(self._A, (U @ V.T).ravel(), y, mode, res)
-        G = G.reshape(self.shape)
+        G = G.reshape(self.matrix_shape)
         return res, G @ V, G.T @ U
 
     def _adjoint(self, w):
-        G = (w @ self._A).reshape(self.shape)
+        G = (w @ self._A).reshape(self.matrix_shape)
         return (lambda V: G @ V), (lambda U: G.T @ U)
 
     def _subset(self, idx):
         out = DenseMeasurements.__new__(DenseMeasurements)
-        out._init_stored(self._A[to_engine(idx, self.engine)], self.shape)
+        out._init_stored(self._A[to_engine(idx, self.engine)], self.matrix_shape)
         return out
 
 
@@ -236,7 +280,7 @@ class GaussianMeasurements(DenseMeasurements):
         self.engine = check_choice(device, "device", ("cpu", "gpu"))
         self.stored = check_bool(stored, "stored")
         self._key = stream_key(check_seed(random_state), STREAM_MEASUREMENTS)
-        self.n_measurements, self.shape, self.dtype = m, shape, dtype
+        self.n_measurements, self.matrix_shape, self.dtype = m, shape, dtype
         D = shape[0] * shape[1]
         if self.stored:
             check_memory(m * D, "n_measurements x shape", itemsize=dtype.itemsize)
@@ -251,11 +295,11 @@ class GaussianMeasurements(DenseMeasurements):
             return super().toarray()
         A = self._kernels.gaussian_matrix(self._key, int(self._ids.max()) + 1, self._D,
                                           self.dtype)
-        return A[self._ids].reshape(self.n_measurements, *self.shape)
+        return A[self._ids].reshape(self.n_measurements, *self.matrix_shape)
 
     @property
     def _D(self):
-        return self.shape[0] * self.shape[1]
+        return self.matrix_shape[0] * self.matrix_shape[1]
 
     def _forward(self, U, V):
         if self.stored:
@@ -267,14 +311,14 @@ class GaussianMeasurements(DenseMeasurements):
             return super()._fused(U, V, y, mode)
         res = self._xp.empty(self.n_measurements, dtype=U.dtype)
         G = self._kernels.gaussian_pass(self._key, self._ids, self._D, (U @ V.T).ravel(), y,
-                                        mode, res).reshape(self.shape)
+                                        mode, res).reshape(self.matrix_shape)
         return res, G @ V, G.T @ U
 
     def _adjoint(self, w):
         if self.stored:
             return super()._adjoint(w)
         G = self._kernels.gaussian_pass(self._key, self._ids, self._D, w, w, MODE_ADJOINT,
-                                        w).reshape(self.shape)
+                                        w).reshape(self.matrix_shape)
         return (lambda V: G @ V), (lambda U: G.T @ U)
 
     def _subset(self, idx):
@@ -331,7 +375,7 @@ class RankOneMeasurements(Measurements):
         self.engine = "gpu" if on_gpu(a) else "cpu"
         self._a, self._b = a, b
         self.n_measurements = int(a.shape[0])
-        self.shape = (int(a.shape[1]), int(b.shape[1]))
+        self.matrix_shape = (int(a.shape[1]), int(b.shape[1]))
         self.dtype = np.dtype(a.dtype)
 
     def _forward(self, U, V):
@@ -383,10 +427,10 @@ class EntrySampling(Measurements):
     """
 
     def __init__(self, rows, cols, shape):
-        self.shape = _check_shape(shape)
+        self.matrix_shape = _check_shape(shape)
         self.engine = engine_of(rows, cols)
-        rows = self._check_index(rows, "rows", self.shape[0])
-        cols = self._check_index(cols, "cols", self.shape[1])
+        rows = self._check_index(rows, "rows", self.matrix_shape[0])
+        cols = self._check_index(cols, "cols", self.matrix_shape[1])
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols must have the same length, got {rows.shape[0]} "
                              f"and {cols.shape[0]}")
@@ -413,7 +457,7 @@ class EntrySampling(Measurements):
 
     def _init(self, rows, cols):
         xp = self._xp
-        d1, d2 = self.shape
+        d1, d2 = self.matrix_shape
         self._rows, self._cols = rows, cols
         self.n_measurements = int(rows.shape[0])
         self._order = xp.lexsort(xp.stack([cols, rows]))      # sorted by (row, col)
@@ -447,7 +491,7 @@ class EntrySampling(Measurements):
     def _subset(self, idx):
         idx = to_engine(idx, self.engine)
         out = EntrySampling.__new__(EntrySampling)
-        out.shape, out.engine = self.shape, self.engine
+        out.matrix_shape, out.engine = self.matrix_shape, self.engine
         out._init(self._rows[idx], self._cols[idx])
         return out
 
@@ -469,7 +513,7 @@ class EntrySampling(Measurements):
         xp = self._xp
         r, c = self._rows, self._cols
         off = r != c
-        key = xp.minimum(r, c) * self.shape[0] + xp.maximum(r, c)
+        key = xp.minimum(r, c) * self.matrix_shape[0] + xp.maximum(r, c)
         ks = xp.sort(key[off])
         twice = ks[1:][ks[1:] == ks[:-1]]      # pairs observed in both orientations
         n_off, n_twice = int(ks.shape[0]), int(twice.shape[0])
@@ -484,6 +528,6 @@ class EntrySampling(Measurements):
         at = xp.minimum(xp.searchsorted(twice, key), n_twice - 1)
         once = off & (twice[at] != key)
         out = EntrySampling.__new__(EntrySampling)
-        out.shape, out.engine = self.shape, self.engine
+        out.matrix_shape, out.engine = self.matrix_shape, self.engine
         out._init(xp.concatenate([r, c[once]]), xp.concatenate([c, r[once]]))
         return out, xp.concatenate([y, y[once]])

@@ -233,7 +233,7 @@ class SubGMRecovery(RegressorMixin, BaseEstimator):
             raise TypeError("operator must be a measurement operator of nla.recovery "
                             "(DenseMeasurements, GaussianMeasurements, RankOneMeasurements, "
                             f"EntrySampling), got {type(operator).__name__}")
-        d1, d2 = operator.shape
+        d1, d2 = operator.matrix_shape
         symmetric = check_bool(self.symmetric, "symmetric")
         check_bool(self.verbose, "verbose")
         if symmetric and d1 != d2:
@@ -257,7 +257,7 @@ class SubGMRecovery(RegressorMixin, BaseEstimator):
 
     def _initial_factors(self, op, y, p, seed, xp, dtype):
         """``alpha``-scaled Gaussian factors, or ``(None, None)`` for all-zero data."""
-        d1, d2 = op.shape
+        d1, d2 = op.matrix_shape
         r = p["rank"]
         key = stream_key(seed, STREAM_INIT)
         B = gaussian_xp(np, key, np.arange(d1)[:, None], np.arange(r)[None, :])
@@ -279,7 +279,7 @@ class SubGMRecovery(RegressorMixin, BaseEstimator):
     def _zero_fit(self, operator, origin, xp, dtype, p):
         warnings.warn("y is identically zero: returning zero factors", RuntimeWarning,
                       stacklevel=3)
-        d1, d2 = operator.shape
+        d1, d2 = operator.matrix_shape
         self.U_ = origin.restore(xp.zeros((d1, p["rank"]), dtype=dtype))
         self.V_ = self.U_ if p["symmetric"] else origin.restore(xp.zeros((d2, p["rank"]),
                                                                           dtype=dtype))
@@ -428,7 +428,7 @@ def _calibration(op, y, mode, symmetric, seed, xp):
     m = op.n_measurements
     w0 = -xp.sign(y) if mode == MODE_L1 else -y
     mv, rmv = op._adjoint(w0)
-    d1, d2 = op.shape
+    d1, d2 = op.matrix_shape
     if symmetric:
         once = getattr(op, "_pairs_once", None)
         if once is not None:  # the weights of subgradient()
