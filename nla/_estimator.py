@@ -67,13 +67,14 @@ def check_is_fitted(estimator, attribute):
     _sk_check_is_fitted(estimator, attribute)
 
 
-def check_features(estimator, X, *, reset):
+def check_features(estimator, X, *, reset, name="X"):
     """scikit-learn's feature-name and feature-count checks on ``X``.
 
     ``reset=True`` (in ``fit``) records ``feature_names_in_`` for a DataFrame with string
     column names (and ``n_features_in_``); ``reset=False`` (after fit) warns or raises as
     scikit-learn does for missing, extra or reordered columns. ``X`` is neither converted nor
-    returned: nla's own validation follows.
+    returned: nla's own validation follows. A message keeps scikit-learn's wording and is
+    prefixed by ``name`` where the argument is not called ``X``.
 
     Examples
     --------
@@ -86,11 +87,17 @@ def check_features(estimator, X, *, reset):
     """
     if getattr(X, "ndim", 2) != 2:
         return   # nla's validation names the wrong shape ("Reshape your data")
-    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    try:
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+    except ValueError as exc:
+        if name == "X":
+            raise
+        raise ValueError(f"{name}: {exc}") from None
 
 
-def check_target(estimator, y, n_samples):
-    """The target ``y`` of a supervised ``fit``, checked as 1-D with ``n_samples`` values.
+def check_target(estimator, y, n_samples, x_name="X"):
+    """The target ``y`` of a supervised ``fit``, checked as 1-D with ``n_samples`` values (the
+    rows of the argument ``x_name``).
 
     nla's :func:`~nla._validation.check_array` (so ``y`` stays in its framework), plus
     scikit-learn's conventions: ``y=None`` is refused with scikit-learn's wording and a column
@@ -121,6 +128,6 @@ def check_target(estimator, y, n_samples):
     else:
         y = check_array(y, "y", ndim=1)
     if y.shape[0] != n_samples:
-        raise ValueError(f"y has {y.shape[0]} values but X has {n_samples} samples: "
+        raise ValueError(f"y has {y.shape[0]} values but {x_name} has {n_samples} samples: "
                          "inconsistent numbers of samples")
     return y

@@ -156,6 +156,18 @@ def _cases():
             nla.GaussianMeasurements(40, (6, 6), random_state=0), b[:40]), ValueError, "rank"),
         ("chebtucker degree", lambda A, b: nla.ChebTucker.fit(f, [[-1, 1]] * 2, degree=10**12),
          ValueError, "max_samples"),
+        # found by tests/test_fuzz.py's 200-example runs: messages that named another thing
+        ("leverage sketch_size < d", lambda A, b: nla.leverage_scores(A, method="sketch",
+                                                                      sketch_size=2),
+         ValueError, "sketch_size"),
+        ("sample of other rows", lambda A, b: nla.embedding_distortion(A[:-1], sample(A), 1.0),
+         ValueError, "A"),
+        ("funbat coords rows", lambda A, b: nla.FunBaT(n_epochs=1).fit(A[:-1, :2], b),
+         ValueError, "coords"),
+        ("funbat predict columns", lambda A, b: nla.FunBaT(n_epochs=1).fit(A[:, :2], b).predict(
+            A[:, :1]), ValueError, "coords"),
+        ("funbat 2-column y", lambda A, b: nla.FunBaT(n_epochs=1).fit(A[:, :2], np.c_[b, b]),
+         ValueError, "y"),
     ] + [
         (f"sketch {kind}", lambda A, b, kind=kind: nla.sketch(kind, 10**12, 100), ValueError,
          "sketch_size")
@@ -186,6 +198,23 @@ def test_sketch_sizes_checked_at_every_allocation():
     with pytest.raises(ValueError, match="sketch_size is too large"):
         S.apply(sp.csr_matrix((np.ones(3), ([0, 5, 9], [1, 2**23, 2**24 - 1])),
                               shape=(2**20, 2**24)))
+
+
+def test_sparse_sign_default_nnz_fits_small_sketches():
+    import nla
+
+    # sketch_size = d is valid for leverage_scores; the sparse sign default of 8 nonzeros per
+    # column made it an error about nnz, which the caller never passed.
+    rng = np.random.default_rng()
+    A = rng.standard_normal((40, 3))
+    for m in (1, 3, 8, 20):
+        S = nla.sketch("sparse_sign", m, 40, random_state=1)
+        assert S.nnz == min(8, m)
+        assert np.all(np.count_nonzero(S.todense(), axis=0) == min(8, m))
+    tau = nla.leverage_scores(A, method="sketch", sketch_size=3, random_state=2)
+    assert tau.shape == (40,) and np.all(np.isfinite(tau))
+    with pytest.raises(ValueError, match=r"\bnnz\b"):
+        nla.sketch("sparse_sign", 4, 40, nnz=5)
 
 
 # --- issue 19 item 18: bitwise the same results on 1, 2 and 4 threads ------------------------

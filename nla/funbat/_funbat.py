@@ -243,7 +243,7 @@ class FunBaT(RegressorMixin, BaseEstimator):
         if X.shape[0] < 2:  # scikit-learn's wording
             raise ValueError(f"coords has n_samples = {X.shape[0]}; FunBaT needs at least 2 "
                              "(2 unique coordinates per mode)")
-        yv = check_target(self, y, X.shape[0])
+        yv = check_target(self, y, X.shape[0], "coords")
         engine = engine_of(X, yv)
         kern = kernels("funbat", engine)
         N, K = X.shape
@@ -417,7 +417,7 @@ class FunBaT(RegressorMixin, BaseEstimator):
         std : array (M,), only with ``return_std``
         """
         check_is_fitted(self, "core_")
-        check_features(self, coords, reset=False)
+        check_features(self, coords, reset=False, name="coords")
         origin = Origin(coords)
         X = self._check_coords(coords)
         if X.shape[1] != self.n_features_in_:

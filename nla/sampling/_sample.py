@@ -133,7 +133,8 @@ def check_sample(sample, n, p, name="sample"):
         raise TypeError(f"{name} must be an LpSample from sensitivity_sample, got "
                         f"{type(sample).__name__}")
     if sample.get("n_rows", n) != n:
-        raise ValueError(f"{name} was drawn from a matrix of {sample.n_rows} rows, not {n}")
+        raise ValueError(f"A has {n} rows but {name} was drawn from a matrix of "
+                         f"{sample.n_rows} rows")
     if sample.p != p:
         raise ValueError(f"{name} was drawn for p = {sample.p}, not p = {p}")
     return sample

@@ -497,8 +497,8 @@ class SparseSignSketch(SketchOperator):
     ----------
     sketch_size, n, random_state, dtype
         As for :class:`SketchOperator`.
-    nnz : int, default 8
-        Nonzeros per column, at most ``sketch_size``.
+    nnz : int, optional
+        Nonzeros per column, at most ``sketch_size``; default ``min(8, sketch_size)``.
 
     Examples
     --------
@@ -512,9 +512,11 @@ class SparseSignSketch(SketchOperator):
     kind = "sparse_sign"
     dense_family = False
 
-    def __init__(self, sketch_size, n, random_state=None, dtype=np.float64, nnz=8):
+    def __init__(self, sketch_size, n, random_state=None, dtype=np.float64, nnz=None):
         super().__init__(sketch_size, n, random_state, dtype)
-        self.nnz = check_int(nnz, "nnz", low=1, high=self.sketch_size)
+        # the default fits any sketch_size (8 for 4 rows was an error about an unpassed nnz)
+        self.nnz = (min(8, self.sketch_size) if nnz is None else
+                    check_int(nnz, "nnz", low=1, high=self.sketch_size))
 
     def __repr__(self):
         return super().__repr__()[:-1] + f", nnz={self.nnz})"
