@@ -200,6 +200,30 @@ def test_sketch_sizes_checked_at_every_allocation():
                               shape=(2**20, 2**24)))
 
 
+@pytest.mark.parametrize("c", [1e-300, 1e-100, 1e100, 1e300])
+def test_pseudospectrum_and_random_ptd_at_extreme_scales(rng, c):
+    import nla
+
+    # sigma_min(c z I - c A) = c sigma_min(z I - A): Lanczos on (R^H R)^-1 overflowed at 1e-300
+    # (sigma_min 0). ptd's random E = eps ||A|| G / ||G|| scales with A, but an absolute
+    # 'is it real' tolerance and sort key reordered (and merged) the eigenpairs at 1e-100.
+    # Tolerances: Lanczos tol 1e-10 (a scaled run may stop a step apart); eigenvalues move by
+    # the rounding of c A times their condition (kappa(V) <= 1e3 here).
+    A = nla.hippo(6).A + 0.01 * rng.standard_normal((6, 6))
+    grid = rng.standard_normal(4) + 1j * rng.standard_normal(4)
+    for method in ("lanczos", "svd"):
+        ref = nla.pseudospectrum(A, grid, method=method).sigma_min
+        got = nla.pseudospectrum(A * c, grid * c, method=method).sigma_min
+        np.testing.assert_allclose(got / c, ref, rtol=1e-8)
+    ref = nla.ptd(A, method="random", eps=0.1, random_state=1)
+    got = nla.ptd(A * c, method="random", eps=0.1, random_state=1)
+    assert ref.info.kappa < 1e3
+    np.testing.assert_allclose(got.eigenvalues / c, ref.eigenvalues, rtol=1e-10,
+                               atol=1e-10 * np.abs(ref.eigenvalues).max())
+    np.testing.assert_allclose(got.V, ref.V, atol=1e-10 * ref.info.kappa)
+    assert np.isclose(got.info.norm_E_fro / c, ref.info.norm_E_fro, rtol=1e-12)  # no overflow
+
+
 def test_sparse_sign_default_nnz_fits_small_sketches():
     import nla
 

@@ -19,7 +19,7 @@ from .._random import gaussian_xp, stream_key, uniform_xp
 from .._result import Result
 from .._threads import one_blas_thread
 from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
-                           check_scalar, check_seed)
+                           check_scalar, check_seed, unit_scale)
 
 #: RNG streams of this area (see nla._random): the optimiser's start and the random baseline.
 STREAM_PTD_INIT = 16
@@ -122,6 +122,12 @@ def _random(A, eps, seed):
     return G * (eps * np.linalg.norm(A, 2) / np.linalg.norm(G, 2))
 
 
+def _fro(E):
+    # ||E||_F without overflow or underflow of the squares (entries near 1e+-300)
+    s = unit_scale(np.abs(E).max())
+    return float(np.linalg.norm(E / s) * s)
+
+
 def canonical_eig(lam, V, real):
     """Eigenpairs in a deterministic form: unit columns whose largest entry is real and positive,
     ordered by ``|Im|``, then by decreasing real part, ``Im > 0`` first within a pair. For real
@@ -134,7 +140,9 @@ def canonical_eig(lam, V, real):
     phase = V[big, np.arange(V.shape[1])]
     V *= (np.abs(phase) / phase)[None, :]
     if real:
-        tol = 1e3 * np.finfo(float).eps * max(np.abs(lam).max(), 1.0)
+        # relative to the spectrum only (an absolute floor made every eigenvalue of a 1e-100
+        # matrix 'real', and conjugate pairs identical columns of V)
+        tol = 1e3 * np.finfo(float).eps * np.abs(lam).max()
         is_real = np.abs(lam.imag) <= tol
         lam[is_real] = lam[is_real].real
         V[:, is_real] = V[:, is_real].real
@@ -148,7 +156,8 @@ def canonical_eig(lam, V, real):
             q = neg.pop(j)
             lam[q] = np.conj(lam[p])
             V[:, q] = np.conj(V[:, p])
-    order = np.lexsort((-lam.imag, -lam.real, np.round(np.abs(lam.imag), 12)))
+    top = float(np.abs(lam).max(initial=0.0)) or 1.0   # |Im| grouped relatively: scale-free
+    order = np.lexsort((-lam.imag, -lam.real, np.round(np.abs(lam.imag) / top, 12)))
     return lam[order], V[:, order]
 
 
@@ -172,7 +181,9 @@ def ptd(A, gamma=0.2, *, method="optimize", eps=None, weights=None, max_iter=100
     gamma : float, default 0.2
         Weight of ``||E||_F`` in the objective (``'optimize'``); larger means smaller ``E`` and
         larger ``kappa``. Absolute, as in the paper: for LegS, gamma 0.2 gives ``kappa`` 6.8 and
-        ``||E||_2 / ||A||_2`` 0.040 at N = 32, 12.3 and 0.019 at N = 64.
+        ``||E||_2 / ||A||_2`` 0.040 at N = 32, 12.3 and 0.019 at N = 64. So ``'optimize'`` is
+        not scale invariant: ``ptd(c * A)`` solves another problem (for ``||A||`` far from 1,
+        rescale ``A`` first); ``'random'`` gives ``c`` times the result of ``ptd(A)``.
     method : {'optimize', 'random'}
     eps : float, optional
         Relative size ``||E||_2 / ||A||_2`` of the random perturbation; required for
@@ -280,12 +291,17 @@ def _ptd(A, gamma, method, eps, weights, max_iter, init_scale, tol, keep_stable,
     backward = np.linalg.norm(A + E - recon, 2) / normA
     kappa = np.linalg.cond(V)
     if not np.isfinite(backward) or backward > backward_tol:
+        # gamma and init_scale are absolute, so for a tiny A the optimum E swamps it
+        hint = (f"; E is larger than A (||A|| = {normA:.3g}): gamma and init_scale are "
+                f"absolute, not relative to ||A||, so rescale A to norm about 1 and scale the "
+                f"result back" if np.linalg.norm(E, 2) > normA else
+                "; use a larger perturbation (eps) or gamma")
         raise np.linalg.LinAlgError(
             f"diagonalization failed its backward-error check: ||A + E - V L V^-1|| / ||A|| = "
-            f"{backward:.3g} > backward_tol = {backward_tol:.3g} (kappa(V) = {kappa:.3g}); use a "
-            f"larger perturbation (eps) or gamma")
+            f"{backward:.3g} > backward_tol = {backward_tol:.3g} (kappa(V) = {kappa:.3g})"
+            f"{hint}")
     info = Result(rel_norm_E=float(np.linalg.norm(E, 2) / normA),
-                  norm_E_fro=float(np.linalg.norm(E)), kappa=float(kappa),
+                  norm_E_fro=_fro(E), kappa=float(kappa),
                   backward_error=float(backward), max_real=float(lam.real.max()),
                   stability_margin=float(-lam.real.max()), n_reflected=n_reflected,
                   method=method, gamma=gamma, seed=seed, **run)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._array import Origin, kernels, to_engine, to_host
 from .._result import Result
-from .._validation import check_choice, check_int, check_scalar
+from .._validation import check_choice, check_int, check_scalar, unit_scale
 from ._perturb import check_square
 from ._ssm import _engine, check_numbers
 
@@ -64,14 +64,19 @@ def pseudospectrum(A, grid, *, method="lanczos", tol=1e-10, max_steps=60):
     method = check_choice(method, "method", {"lanczos", "svd"})
     tol = check_scalar(tol, "tol", low=0.0, high=1.0, low_open=True)
     max_steps = check_int(max_steps, "max_steps", low=1)
+    # sigma_min(c z I - c A) = c sigma_min(z I - A): solve for A / s and z / s (s a power of two,
+    # exact), since (R^H R)^-1 of the Lanczos overflows for entries near 1e-300.
+    s = unit_scale(max(float(abs(A).max()), float(abs(z).max(initial=0.0))))
+    A, z = A / s, z / s
     T, _ = K.schur(to_host(A))
-    eigenvalues = np.diag(T).copy()
+    eigenvalues = np.diag(T) * s
     flat = z.reshape(-1)
     if method == "svd":
         smin = K.sigma_min_svd(A, flat)
         steps = K.xp.zeros(flat.shape[0], dtype=np.int64)
     else:
         smin, steps = K.sigma_min_grid(to_engine(T, engine), flat, tol, max_steps)
+    smin = smin * s
     return Result(sigma_min=origin.restore(smin.reshape(z.shape)),
                   eigenvalues=origin.restore(to_engine(eigenvalues, engine)),
                   steps=origin.restore(steps.reshape(z.shape)), method=method)
