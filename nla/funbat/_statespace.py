@@ -34,10 +34,11 @@ def state_dim(kind):
 def stationary_cov(kind, ell, var):
     """P∞ (d x d), the stationary state covariance (solves F P + P F' + L Qc L' = 0)."""
     d = state_dim(kind)
-    P = np.zeros((d, d))
+    P = np.empty((d, d))  # not np.zeros: its overload is one more compilation
     P[0, 0] = var
     if kind == MATERN32:
         lam = np.sqrt(3.0) / ell
+        P[0, 1] = P[1, 0] = 0.0
         P[1, 1] = lam * lam * var
     return P
 
@@ -70,18 +71,6 @@ def transition(kind, ell, var, delta):
 
 
 @njit(cache=True)
-def _blockdiag(block, r):
-    # I_r ⊗ block: the stacked state of r independent components.
-    d = block.shape[0]
-    out = np.zeros((d * r, d * r))
-    for c in range(r):
-        for a in range(d):
-            for b in range(d):
-                out[c * d + a, c * d + b] = block[a, b]
-    return out
-
-
-@njit(cache=True)
 def _copy2(dst, src):
     # dst[:, :] = src without Numba's shape-error path (seconds of compilation)
     for a in range(dst.shape[0]):
@@ -97,12 +86,6 @@ def _symmetrize(P):
             v = 0.5 * (P[a, b] + P[b, a])
             P[a, b] = v
             P[b, a] = v
-
-
-@njit(cache=True)
-def _stacked_transition(kind, ell, var, delta, r):
-    A, Q = transition(kind, ell, var, delta)
-    return _blockdiag(A, r), _blockdiag(Q, r)
 
 
 @njit(cache=True)
@@ -137,10 +120,9 @@ def _block_left(Ad, X, out):
 
 
 @njit(cache=True)
-def _solve(M, rhs, work):
-    # rhs <- M^-1 rhs by Gaussian elimination with partial pivoting (M is copied to work).
-    n = M.shape[0]
-    m = rhs.shape[1]
+def _solve(M, rhs, work, n, m):
+    # rhs[:n, :m] <- M[:n, :n]^-1 rhs[:n, :m] by Gaussian elimination with partial pivoting
+    # (M is copied to work).
     for i in range(n):
         for j in range(n):
             work[i, j] = M[i, j]
@@ -171,7 +153,6 @@ def _solve(M, rhs, work):
             rhs[col, j] = acc * inv
 
 
-@njit(cache=True)
 def kalman_smoother(gaps, lam, eta, kind, ell, var):
     """Kalman filter + RTS smoother of one mode over its sorted unique coordinates.
 
@@ -192,119 +173,149 @@ def kalman_smoother(gaps, lam, eta, kind, ell, var):
 
     Notes
     -----
-    Written with small in-place loops (no allocation per step) and the block structure of
-    the stacked transition, because a mode can have as many unique coordinates as there are
-    observations.
+    One kernel (:func:`_kalman_rts`) written with small in-place loops (no allocation per
+    step) on the block structure of the stacked transition, because a mode can have as many
+    unique coordinates as there are observations. Its arrays are allocated here, and its
+    loops written out rather than calls to the small helpers: Numba compiles every helper on
+    its own and then again inside each caller, and NumPy allocations inside a kernel compile
+    their own overloads (``FunBaT.fit``'s first call pays this compilation).
     """
     J, r = eta.shape
-    d = state_dim(kind)
+    d = 1 if kind == MATERN12 else 2
     D = d * r
-    mf = np.zeros((J, D))
-    Pf = np.zeros((J, D, D))
-    mp = np.zeros((J, D))
-    Pp = np.zeros((J, D, D))
+    mf, mp = np.zeros((J, D)), np.zeros((J, D))
+    Pf, Pp = np.zeros((J, D, D)), np.zeros((J, D, D))
     Ads = np.zeros((J, d, d))
-    Pinf = _blockdiag(stationary_cov(kind, ell, var), r)
-    T1 = np.empty((D, D))
-    T2 = np.empty((D, D))
-    PHt = np.empty((D, r))
-    M = np.empty((r, r))
-    X = np.empty((r, r + 1))
-    work_r = np.empty((r, r))
-    work_D = np.empty((D, D))
-    v = np.empty(D)
+    ms, Ps = np.empty((J, D)), np.empty((J, D, D))
+    work = np.empty((5, D, D + 1))
+    _kalman_rts(gaps, lam, eta, int(kind), float(ell), float(var), mf, Pf, mp, Pp, Ads, ms, Ps,
+                work)
+    return mf, Pf, ms, Ps
+
+
+@njit(cache=True)
+def _kalman_rts(gaps, lam, eta, kind, ell, var, mf, Pf, mp, Pp, Ads, ms, Ps, work):
+    # kalman_smoother's filter (mf, Pf; predicted mp, Pp; transitions Ads[j] from j - 1 to j)
+    # and smoother (ms, Ps), all written in place; work holds five (D, D + 1) temporaries.
+    J, r = eta.shape
+    d = Ads.shape[1]
+    D = d * r
+    T1, T2, G, W, X = work[0], work[1], work[2], work[3], work[4]
+    pinf = stationary_cov(kind, ell, var)
     for j in range(J):
         if j == 0:
-            _copy2(Pp[0], Pinf)
+            for c0 in range(0, D, d):  # P- = I_r ⊗ P∞
+                for a in range(d):
+                    for b in range(d):
+                        Pp[0, c0 + a, c0 + b] = pinf[a, b]
         else:
             Ad, Qd = transition(kind, ell, var, gaps[j])
-            _copy2(Ads[j], Ad)
-            for c0 in range(0, D, d):  # m- = (I_r ⊗ A) m
+            for c0 in range(0, D, d):
                 for a in range(d):
                     acc = 0.0
                     for b in range(d):
+                        Ads[j, a, b] = Ad[a, b]
                         acc += Ad[a, b] * mf[j - 1, c0 + b]
-                    mp[j, c0 + a] = acc
-            _block_left(Ad, Pf[j - 1], T1)             # A P
-            for a in range(D):
-                for b in range(D):
-                    work_D[a, b] = T1[b, a]
-            _block_left(Ad, work_D, T2)                # A (A P)' = A P A'
-            for c in range(r):
+                    mp[j, c0 + a] = acc  # m- = (I_r ⊗ A) m
+                    for t in range(D):  # T1 = (A P)'
+                        acc = 0.0
+                        for b in range(d):
+                            acc += Ad[a, b] * Pf[j - 1, c0 + b, t]
+                        T1[t, c0 + a] = acc
+            for c0 in range(0, D, d):  # T2 = A (A P)' + I_r ⊗ Q
                 for a in range(d):
+                    for t in range(D):
+                        acc = 0.0
+                        for b in range(d):
+                            acc += Ad[a, b] * T1[c0 + b, t]
+                        T2[c0 + a, t] = acc
                     for b in range(d):
-                        T2[c * d + a, c * d + b] += Qd[a, b]
+                        T2[c0 + a, c0 + b] += Qd[a, b]
             for a in range(D):
                 for b in range(D):
                     Pp[j, a, b] = 0.5 * (T2[a, b] + T2[b, a])
         # Information-form update: with B = H P- H' and M = I + Λ B,
         # m = m- + P-H' M^-1 (η - Λ H m-),  P = P- - P-H' (M^-1 Λ) H P-.
+        # G[:, :r] holds P-H', W[:r, :r] M, X[:r, :r + 1] the right-hand sides.
         for a in range(D):
             for c in range(r):
-                PHt[a, c] = Pp[j, a, c * d]
-        L = lam[j]
+                G[a, c] = Pp[j, a, c * d]
         for a in range(r):
             resid = eta[j, a]
             for c in range(r):
-                resid -= L[a, c] * mp[j, c * d]
+                resid -= lam[j, a, c] * mp[j, c * d]
                 acc = 0.0
                 for t in range(r):
-                    acc += L[a, t] * PHt[t * d, c]
-                M[a, c] = acc + (1.0 if a == c else 0.0)
-                X[a, c + 1] = L[a, c]
+                    acc += lam[j, a, t] * G[t * d, c]
+                W[a, c] = acc + (1.0 if a == c else 0.0)
+                X[a, c + 1] = lam[j, a, c]
             X[a, 0] = resid
-        _solve(M, X, work_r)
+        _solve(W, X, T2, r, r + 1)
         for a in range(D):
             acc = mp[j, a]
             for c in range(r):
-                acc += PHt[a, c] * X[c, 0]
+                acc += G[a, c] * X[c, 0]
             mf[j, a] = acc
         # S = M^-1 Λ = (Λ^-1 + B)^-1 is symmetric: use its symmetric part.
         for a in range(r):
             for c in range(r):
-                work_r[a, c] = 0.5 * (X[a, c + 1] + X[c, a + 1])
+                W[a, c] = 0.5 * (X[a, c + 1] + X[c, a + 1])
         for a in range(D):
             for c in range(r):
                 acc = 0.0
                 for t in range(r):
-                    acc += PHt[a, t] * work_r[t, c]
+                    acc += G[a, t] * W[t, c]
                 T1[a, c] = acc
         for a in range(D):
             for b in range(a, D):
                 acc = 0.0
                 for c in range(r):
-                    acc += T1[a, c] * PHt[b, c]
+                    acc += T1[a, c] * G[b, c]
                 val = Pp[j, a, b] - acc
                 Pf[j, a, b] = val
                 Pf[j, b, a] = val
-    ms = mf.copy()
-    Ps = Pf.copy()
-    G = np.empty((D, D))
+    for j in range(J):
+        for a in range(D):
+            ms[j, a] = mf[j, a]
+            for b in range(D):
+                Ps[j, a, b] = Pf[j, a, b]
     for j in range(J - 2, -1, -1):
         # G = Pf A' Pp^-1 = (Pp^-1 A Pf)' (Pp symmetric).
-        _block_left(Ads[j + 1], Pf[j], T1)
-        _solve(Pp[j + 1], T1, work_D)
+        for c0 in range(0, D, d):
+            for a in range(d):
+                for t in range(D):
+                    acc = 0.0
+                    for b in range(d):
+                        acc += Ads[j + 1, a, b] * Pf[j, c0 + b, t]
+                    T1[c0 + a, t] = acc
+        _solve(Pp[j + 1], T1, W, D, D)
         for a in range(D):
             for b in range(D):
                 G[a, b] = T1[b, a]
         for a in range(D):
-            v[a] = ms[j + 1, a] - mp[j + 1, a]
-        for a in range(D):
             acc = 0.0
             for b in range(D):
-                acc += G[a, b] * v[b]
+                acc += G[a, b] * (ms[j + 1, b] - mp[j + 1, b])
             ms[j, a] = mf[j, a] + acc
         for a in range(D):
             for b in range(D):
                 T2[a, b] = Ps[j + 1, a, b] - Pp[j + 1, a, b]
-        _matmul(G, T2, T1, False)
-        _matmul(T1, G, T2, True)
-        for a in range(D):
+        for a in range(D):  # T1 = G (Ps - Pp)
+            for b in range(D):
+                acc = 0.0
+                for t in range(D):
+                    acc += G[a, t] * T2[t, b]
+                T1[a, b] = acc
+        for a in range(D):  # Ps = Pf + sym(T1 G')
             for b in range(a, D):
-                val = Pf[j, a, b] + 0.5 * (T2[a, b] + T2[b, a])
+                acc = 0.0
+                acc2 = 0.0
+                for t in range(D):
+                    acc += T1[a, t] * G[b, t]
+                    acc2 += T1[b, t] * G[a, t]
+                val = Pf[j, a, b] + 0.5 * (acc + acc2)
                 Ps[j, a, b] = val
                 Ps[j, b, a] = val
-    return mf, Pf, ms, Ps
 
 
 @njit(cache=True)
@@ -399,7 +410,7 @@ def _interpolate(start, stop, xq, coords, mf, Pf, ms, Ps, kind, ell, var, mean, 
             _add_block(Pn, Q2)
             # G = (Pn^-1 A2 P0)' (Pn, P0 symmetric)
             _block_left(A2, P0, T1)
-            _solve(Pn, T1, work)
+            _solve(Pn, T1, work, D, D)
             for a in range(D):
                 for b in range(D):
                     G[a, b] = T1[b, a]
@@ -414,8 +425,8 @@ def _interpolate(start, stop, xq, coords, mf, Pf, ms, Ps, kind, ell, var, mean, 
             for a in range(D):
                 for b in range(D):
                     T2[a, b] = Ps[j, a, b] - Pn[a, b]
-            _matmul(G, T2, T1, False)
-            _matmul(T1, G, P, True)
+            _matmul(G, T2, T1, np.bool_(False))
+            _matmul(T1, G, P, np.bool_(True))
             for a in range(D):
                 for b in range(D):
                     P[a, b] += P0[a, b]
