@@ -7,7 +7,10 @@ global index of the block's first row and the aligned row blocks of each argumen
 
 * :func:`map_rows` for per-row outputs: a lazy dask array with the input's row chunks;
 * :func:`reduce_rows` for a small result: per-block values tree-summed by dask and computed
-  on whatever scheduler is active (a ``dask.distributed`` client included).
+  on whatever scheduler is active (a ``dask.distributed`` client included);
+* :func:`combine_rows` for a small result that is not a plain sum (a maximum, an ``l_p`` sum
+  taken on each block's own scale, stacked R factors): the per-block values, combined on the
+  client.
 
 Arguments are validated lazily by :func:`check_rows` (shape, chunks, dtype: no compute); each
 per-block function checks its own block's values (NaN/inf) when it runs, so bad data is found
@@ -169,3 +172,29 @@ def reduce_rows(func, *arrays, shape, dtype=np.float64, meta=None, compute=True,
              for row0, blocks in zip(row_offsets(arrays[0]), _aligned_blocks(arrays))]
     total = da.stack(parts).sum(axis=0)
     return total.compute() if compute else total
+
+
+def combine_rows(func, *arrays, combine=list, shared=()):
+    """``combine([func(row0, *blocks, *shared) for each row chunk])``, one pass, on the client.
+
+    For small per-block results that a sum cannot merge exactly (block maxima, scale-safe
+    ``l_p`` sums, R factors for a TSQR, indices of sampled rows): all blocks are computed in
+    one ``dask.compute`` on the active scheduler and handed, in row order, to ``combine``.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(row0, *blocks, *shared)``, any small picklable result.
+    *arrays : dask arrays
+        Row-chunked; later ones are aligned to the first's chunks.
+    combine : callable
+        Applied to the list of per-block results (default: the list itself).
+    shared : sequence
+        As in :func:`map_rows`.
+    """
+    import dask
+
+    shared = _shared(shared)
+    parts = [dask.delayed(func, pure=True)(int(row0), *blocks, *shared)
+             for row0, blocks in zip(row_offsets(arrays[0]), _aligned_blocks(arrays))]
+    return combine(list(dask.compute(*parts)))

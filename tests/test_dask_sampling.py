@@ -201,3 +201,119 @@ def test_lp_regression_on_dask_bad_input(dask_client, rng, seed):
         lp_regression(D, da.from_array(bb, chunks=100), 1.0, sample=S)
     with pytest.raises(ValueError, match="A has unknown chunk sizes"):
         lp_regression(D[D[:, 0] > -100], c, 1.0, sample=S)
+
+
+# ------------------------------------------------------------------------ lewis_weights
+
+def _lewis_input(rng, n=400, d=5):
+    A = rng.standard_normal((n, d)) * np.exp(rng.standard_normal((n, 1)))  # lognormal rows
+    A[[5, 311]] = 0.0                       # zero rows: weight exactly 0
+    return A
+
+
+def _same_weights(got, ref, chunks):
+    # The dask run is the in-core iteration with its sums taken in another order: every
+    # leverage evaluation differs by ~n eps (1e-13 here), and the iteration contracts, so the
+    # weights agree far below the fixed-point tolerance (measured 1e-14).
+    assert isinstance(got.weights, da.Array) and got.weights.chunks[0] == chunks
+    w = got.weights.compute()
+    np.testing.assert_allclose(w, ref.weights, rtol=1e-12, atol=0)
+    assert w[5] == w[311] == 0.0
+    assert (got.n_iter, got.converged, got.rank) == (ref.n_iter, ref.converged, ref.rank)
+    return w
+
+
+def test_lewis_of_dask_equals_in_core(dask_client, rng):
+    import dask
+
+    from nla.sampling import lewis_weights
+
+    A = _lewis_input(rng)
+    ref = lewis_weights(A, 1.0)
+    for chunks in CHUNKINGS:
+        # the uneven chunking on the cluster (~2 round trips per pass), the others in process
+        with dask.config.set(scheduler=None if chunks == CHUNKINGS[-1] else "sync"):
+            got = lewis_weights(da.from_array(A, chunks=(chunks, -1)), 1.0)
+            w = _same_weights(got, ref, chunks)
+        np.testing.assert_allclose(w.sum(), 5.0, rtol=1e-7)   # sum = rank at the fixed point
+        assert got.residual <= 1e-8
+
+
+@pytest.mark.parametrize("p", [1.5, 3.0, 6.0])
+def test_lewis_of_dask_equals_in_core_for_p(rng, p):
+    import dask
+
+    from nla.sampling import lewis_weights
+
+    A = _lewis_input(rng)
+    with dask.config.set(scheduler="sync"):   # the cluster is exercised above; same graphs
+        for kw in (dict(), dict(anderson=0, init="ones", tol=1e-6)):
+            ref = lewis_weights(A, p, **kw)
+            _same_weights(lewis_weights(da.from_array(A, chunks=((1, 250, 149), -1)), p, **kw),
+                          ref, (1, 250, 149))
+
+
+def test_lewis_of_dask_special_inputs(rng, monkeypatch):
+    import dask
+
+    import nla.sampling._lewis as core
+    import nla.sampling._lewis_dask as on_dask
+    from nla.sampling import leverage_scores, lewis_weights
+
+    A = _lewis_input(rng)
+    with dask.config.set(scheduler="sync"):
+        D = da.from_array(A, chunks=(100, -1))
+        res = lewis_weights(D, 2.0)   # p = 2: the leverage scores, lazily
+        assert isinstance(res.weights, da.Array) and res.n_iter == 0
+        np.testing.assert_allclose(res.weights.compute(), leverage_scores(A), rtol=1e-12,
+                                   atol=1e-15)
+        B = A.copy()
+        B[:, 4] = B[:, 0] - B[:, 1]     # rank 4 (TSQR basis), extreme scales, float32
+        for X in (B, B * 1e250, B * 1e-250, A.astype(np.float32)):
+            ref = lewis_weights(X, 1.0)
+            _same_weights(lewis_weights(da.from_array(X, chunks=((1, 250, 149), -1)), 1.0),
+                          ref, (1, 250, 149))
+        zero = lewis_weights(da.zeros((50, 3), chunks=(20, 3)), 1.0)
+        assert zero.rank == 0 and not zero.weights.compute().any()
+        # the QR route taken when the weighted Gram matrix is too ill-conditioned, both sides
+        monkeypatch.setattr(core, "_GRAM_COND_MAX", 1.0)
+        monkeypatch.setattr(on_dask, "_GRAM_COND_MAX", 1.0)
+        ref = lewis_weights(A, 3.0)
+        _same_weights(lewis_weights(D, 3.0), ref, (100,) * 4)
+
+
+def test_lewis_of_dask_reads_each_chunk_once_per_pass(rng):
+    import dask
+
+    from nla.sampling import lewis_weights
+
+    A = _lewis_input(rng)
+    source = _Counter(A, 100)
+    seen = []
+    with dask.config.set(scheduler="sync"):
+        res = lewis_weights(source.array, 1.5, callback=lambda it, w, r: seen.append(w))
+        # scale and one Gram pass (CholeskyQR, cond(A) <= 1e4), the start, and per
+        # iteration a Gram pass and a step pass
+        passes = 2 + 1 + 2 * res.n_iter
+        assert sorted(source.calls) == sorted(list(range(4)) * passes)
+        source.calls.clear()
+        w = res.weights.compute()
+        assert source.calls == []            # the weights live in memory: no more passes
+    assert all(isinstance(x, da.Array) for x in seen) and len(seen) == res.n_iter
+    np.testing.assert_allclose(w, lewis_weights(A, 1.5).weights, rtol=1e-12)
+
+
+def test_lewis_of_dask_bad_input(dask_client, rng):
+    from nla.sampling import lewis_weights
+
+    A = _lewis_input(rng)
+    A[250, 2] = np.nan
+    with pytest.raises(ValueError, match="A contains NaN or infinity"):
+        lewis_weights(da.from_array(A, chunks=(100, -1)), 1.0)
+    D = da.from_array(_lewis_input(rng), chunks=(100, -1))
+    with pytest.raises(ValueError, match="A has unknown chunk sizes"):
+        lewis_weights(D[D[:, 0] > -100], 1.0)
+    with pytest.warns(UserWarning, match="rechunking"):
+        lewis_weights(da.from_array(_lewis_input(rng), chunks=(100, 2)), 1.0, tol=1e-2)
+    with pytest.raises(ValueError, match="p must be"):
+        lewis_weights(D, 0.5)

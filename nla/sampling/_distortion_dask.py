@@ -10,23 +10,23 @@ and every later use of ``U`` (its sampled rows, the leverage ranking, the ``l_p`
 import numpy as np
 import scipy.linalg
 
-from .._dask import map_rows, reduce_rows
+from .._dask import combine_rows, map_rows, reduce_rows
 from .._validation import check_array, unit_scale
-from ._basis import _GRAM_COND_MAX, default_rcond, tri_inv
+from ._basis import _GRAM_COND_MAX, _ONE_PASS_COND_MAX, default_rcond, tri_inv
 from ._kernels import gram
 
 
-def basis_coordinates(A, rcond=None):
+def basis_coordinates(A, rcond=None, refine=True):
     """``(X, rank, s)``: ``A X`` is an orthonormal basis of ``col(A)`` for a dask ``A``.
 
     ``s`` holds the singular values of ``A``. Two Gram passes (CholeskyQR2) when
     ``cond(A) <= 1e6``, as :func:`nla.sampling._basis.orthonormal_basis` does in core;
     otherwise one TSQR pass and the SVD of ``R`` (numerical rank by ``rcond``). ``A`` is
     scaled by a power of two first when its entries are far from 1 (one more pass, which
-    also refuses NaN/inf naming ``A``).
+    also refuses NaN/inf naming ``A``). ``refine=False`` stops after one CholeskyQR pass
+    when ``cond(A) <= 1e4``, as ``orthonormal_basis(refine=False)`` does (a well-conditioned
+    basis, for the Lewis iteration).
     """
-    import dask
-
     n, d = A.shape
     rcond = default_rcond(A.shape) if rcond is None else rcond
     top = float(abs(A).max().compute())
@@ -39,12 +39,13 @@ def basis_coordinates(A, rcond=None):
     if d <= n and ev[0] > 0 and ev[-1] <= _GRAM_COND_MAX * ev[0]:
         R1 = np.linalg.cholesky(G).T
         X1 = T0 @ tri_inv(R1)
+        if not refine and ev[-1] <= _ONE_PASS_COND_MAX * ev[0]:
+            return X1, d, np.linalg.svd(R1, compute_uv=False) * c
         R2 = np.linalg.cholesky(_gram(A, X1)).T
         X = X1 @ tri_inv(R2)
         return X, d, np.linalg.svd(R2 @ R1, compute_uv=False) * c
-    blocks = A.to_delayed().ravel()
-    Rs = dask.compute(*[dask.delayed(_r_factor, pure=True)(b, c) for b in blocks])
-    R = scipy.linalg.qr(np.concatenate(Rs), mode="r", check_finite=False)[0][:d]
+    Rs = combine_rows(_r_factor, A, combine=np.concatenate, shared=(c,))
+    R = scipy.linalg.qr(Rs, mode="r", check_finite=False)[0][:d]
     W, s, Vt = np.linalg.svd(R)
     rank = int(np.sum(s > rcond * s[0])) if s.size and s[0] > 0 else 0
     return Vt[:rank].T / (s[:rank] * c), rank, s * c
@@ -58,7 +59,7 @@ def _gram_block(row0, a, T):
     return gram(_block(a) @ T)
 
 
-def _r_factor(a, c):
+def _r_factor(row0, a, c):
     a = _block(a) / c
     return scipy.linalg.qr(a, mode="r", check_finite=False)[0] if a.shape[0] else a
 
@@ -94,10 +95,7 @@ class DaskBasis:
     def _sums(self, Z, p, grad):
         # Global column maxima S, sum (|U Z| / S)^p and U^T (sign (|U Z| / S)^(p-1)), from
         # per-chunk sums taken on each chunk's own maxima and rescaled here.
-        import dask
-
-        parts = dask.compute(*[dask.delayed(_sums_block, pure=True)(b, self.X, Z, p, grad)
-                               for b in self.A.to_delayed().ravel()])
+        parts = combine_rows(_sums_block, self.A, shared=(self.X, Z, p, grad))
         top = np.max([part[0] for part in parts], axis=0)
         ratio = [part[0] / np.where(top > 0, top, 1.0) for part in parts]
         total = sum(part[1] * r ** p for part, r in zip(parts, ratio))
@@ -118,7 +116,7 @@ def _times(row0, a, X):
     return _block(a) @ X
 
 
-def _sums_block(a, X, Z, p, grad):
+def _sums_block(row0, a, X, Z, p, grad):
     U = _times(0, a, X)
     Y = U @ Z
     aY = np.abs(Y)

@@ -15,12 +15,12 @@ import warnings
 
 import numpy as np
 
-from .._array import Origin, engine_of, kernels, namespaces, to_host
+from .._array import Origin, to_host
+from .._dask import is_dask
 from .._progress import progress
 from .._result import Result
-from .._validation import (check_array, check_bool, check_callable, check_choice, check_int,
-                           check_scalar)
-from ._basis import _as_engine, check_p, nonzero_rows, orthonormal_basis, tri_inv
+from .._validation import check_bool, check_callable, check_choice, check_int, check_scalar
+from ._basis import _as_engine, check_p, engine_input, nonzero_rows, orthonormal_basis, tri_inv
 
 #: Gram matrices more ill-conditioned than this are replaced by a Householder QR of the scaled
 #: basis (the quadratic forms would lose about cond * eps of relative accuracy).
@@ -85,7 +85,7 @@ def lewis_weights(A, p, *, tol=1e-8, max_iter=500, damping=None, anderson=ANDERS
     (True, 4.0, True)
     """
     origin = Origin(A)
-    A = check_array(A, "A")
+    A, K, xp = engine_input(A, "lewis_weights")
     p = check_p(p)
     tol = check_scalar(tol, "tol", low=0.0, low_open=True)
     max_iter = check_int(max_iter, "max_iter", low=1)
@@ -97,10 +97,7 @@ def lewis_weights(A, p, *, tol=1e-8, max_iter=500, damping=None, anderson=ANDERS
         rcond = check_scalar(rcond, "rcond", low=0.0, high=1.0, high_open=True)
     verbose = check_bool(verbose, "verbose")
     callback = check_callable(callback, "callback")
-    engine = engine_of(A)
-    K = kernels("sampling", engine)
-    xp = namespaces(engine)[0]
-    res = lewis_core(A.astype(xp.float64, copy=False), p, K, xp, tol=tol, max_iter=max_iter,
+    res = lewis_core(A, p, K, xp, tol=tol, max_iter=max_iter,
                      eta=eta, anderson=anderson, init=init, rcond=rcond, verbose=verbose,
                      callback=callback)
     if not res.converged:
@@ -114,6 +111,11 @@ def lewis_core(A, p, K, xp, *, tol, max_iter, eta, anderson=None, init="leverage
                verbose=False, callback=None):
     """The iteration on float64 engine arrays; returns a :class:`Result` (engine weights)."""
     anderson = ANDERSON_MEMORY if anderson is None else anderson
+    if is_dask(A):
+        from ._lewis_dask import lewis_dask
+
+        return lewis_dask(A, p, tol=tol, max_iter=max_iter, eta=eta, anderson=anderson,
+                          init=init, rcond=rcond, verbose=verbose, callback=callback)
     n = A.shape[0]
     mask = nonzero_rows(A, xp)
     rows = xp.nonzero(mask)[0]
@@ -136,15 +138,36 @@ def lewis_core(A, p, K, xp, *, tol, max_iter, eta, anderson=None, init="leverage
     if init == "leverage":
         u = 0.5 * p * log_tau
         u += np.log(rank) - float(xp.log(xp.sum(xp.exp(u))))
-    converged, residual, growth = False, np.inf, 0
-    aa = _Anderson(anderson, u.shape[0], xp)
+
+    def step_of(u):
+        return xp.log(xp.maximum(scaled_leverage(U, (1.0 - 2.0 / p) * u, K, xp), 1e-300)) - u
+
+    u, out = iterate(u, step_of, lambda u: to_host(xp.exp(u)), xp, p=p, tol=tol,
+                     max_iter=max_iter, eta=eta, anderson=anderson, verbose=verbose,
+                     callback=callback)
+    weights[rows] = xp.exp(u)
+    return Result(weights=weights, rank=rank, **out)
+
+
+def iterate(u, step_of, weights_of, xp, *, p, tol, max_iter, eta, anderson, verbose, callback,
+            keep=None, accelerator=None):
+    """The safeguarded damped (Anderson-accelerated) fixed-point iteration on log weights ``u``.
+
+    ``step_of(u)`` is ``log tau(u) - u`` (zero where a row is left out), ``weights_of(u)``
+    what ``callback`` receives; ``keep`` is applied to each new iterate and secant vector (a
+    dask ``persist``, so that the graph does not grow with the iterations) and
+    ``accelerator`` is the :class:`_Anderson` class (or a subclass). One loop for the in-core
+    and the dask drivers. Returns the final ``u`` and the :class:`Result` fields.
+    """
+    keep = (lambda x: x) if keep is None else keep
+    converged, residual, growth, history = False, np.inf, 0, []
+    aa = (accelerator or _Anderson)(anderson, xp, keep)
     for it in progress(range(max_iter), verbose=verbose, desc="Lewis weights"):
-        log_tau = xp.log(xp.maximum(scaled_leverage(U, (1.0 - 2.0 / p) * u, K, xp), 1e-300))
-        step = log_tau - u
+        step = step_of(u)
         new_residual = float(xp.max(xp.abs(step)))
         history.append(new_residual)
         if callback is not None:
-            callback(it, to_host(xp.exp(u)), new_residual)
+            callback(it, weights_of(u), new_residual)
         growth = growth + 1 if new_residual > residual else 0
         residual = new_residual
         if residual <= tol:
@@ -154,10 +177,9 @@ def lewis_core(A, p, K, xp, *, tol, max_iter, eta, anderson=None, init="leverage
             aa.reset()
         if growth >= 2:  # the safeguard of the module docstring
             eta, growth = 0.5 * eta, 0
-        u = xp.maximum(aa.step(u, (eta * 0.5 * p) * step), _LOG_TINY)
-    weights[rows] = xp.exp(u)
-    return Result(weights=weights, rank=rank, n_iter=len(history), converged=converged,
-                  residual=residual, history=history, damping=eta)
+        u = keep(xp.maximum(aa.step(u, (eta * 0.5 * p) * step), _LOG_TINY))
+    return u, dict(n_iter=len(history), converged=converged, residual=residual,
+                   history=history, damping=eta)
 
 
 class _Anderson:
@@ -167,14 +189,15 @@ class _Anderson:
     is ``u + f - (dU + dF) gamma`` where ``gamma`` minimises ``||f - dF gamma||_2``: the step
     a secant model of the map's Jacobian predicts to cancel the residual. ``memory = 0`` is
     the plain damped iteration. Every point is still judged by its own fixed-point residual
-    (the driver's stopping rule), so acceleration changes the path, never the answer.
+    (the driver's stopping rule), so acceleration changes the path, never the answer. The
+    pairs are kept as ``memory`` slots of vectors (NumPy, CuPy or dask, ``keep`` applied), so
+    the same code serves every engine.
     """
 
-    def __init__(self, memory, n, xp):
-        self.memory, self.xp = memory, xp
-        if memory:  # dF and dU + dF (the combination the update needs), one row per pair
-            self.dF = xp.zeros((memory, n))
-            self.dG = xp.zeros((memory, n))
+    def __init__(self, memory, xp, keep):
+        self.memory, self.xp, self.keep = memory, xp, keep
+        # dF and dU + dF (the combination the update needs), one vector per pair
+        self.dF, self.dG = [None] * memory, [None] * memory
         self.reset()
 
     def reset(self):
@@ -185,18 +208,25 @@ class _Anderson:
             return u + f
         if self.last is not None:
             slot = self.count % self.memory
-            self.dF[slot] = f - self.last[1]
-            self.dG[slot] = (u - self.last[0]) + self.dF[slot]
+            self.dF[slot] = self.keep(f - self.last[1])
+            self.dG[slot] = self.keep((u - self.last[0]) + self.dF[slot])
             self.count += 1
         self.last = (u, f)
         k = min(self.count, self.memory)
         if k == 0:
             return u + f
-        dF = self.dF[:k]
-        M = to_host(dF @ dF.T)
-        rhs = to_host(dF @ f)
+        M, rhs = self.products(self.dF[:k], f)
         gamma = np.linalg.lstsq(M, rhs, rcond=1e-12)[0]  # normal equations of a k-column LS
-        return u + f - _as_engine(gamma, u) @ self.dG[:k]
+        return u + f - self.combination(gamma, self.dG[:k])
+
+    def products(self, dF, f):
+        """``(dF dF^T, dF f)`` on the host for the vectors ``dF``."""
+        dF = self.xp.stack(dF)
+        return to_host(dF @ dF.T), to_host(dF @ f)
+
+    def combination(self, gamma, dG):
+        """``sum_j gamma_j dG_j`` (``gamma`` on the host)."""
+        return self.xp.asarray(gamma) @ self.xp.stack(dG)
 
 
 def scaled_leverage(U, log_scale, K, xp):

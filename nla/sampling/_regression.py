@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from .._array import Origin, engine_of, kernels, namespaces, to_host
-from .._dask import check_rows, is_dask
+from .._dask import check_rows, combine_rows, is_dask
 from .._result import Result
 from .._validation import (check_array, check_bool, check_choice, check_int, check_scalar,
                            check_seed, unit_scale)
@@ -186,22 +186,21 @@ def _on_dask(A, b, p, sample, **options):
 
 def _dask_lp_norm(A, b, x, p):
     """``||A x - b||_p`` over the chunks (one pass), each chunk summed on its own maximum."""
-    import dask
+    return combine_rows(_lp_block, A, b, combine=lambda parts: _lp_combine(parts, p),
+                        shared=(x, p))
 
-    from .._dask import _aligned_blocks
 
-    parts = dask.compute(*[dask.delayed(_lp_block, pure=True)(a, c, x, p)
-                           for a, c in _aligned_blocks([A, b])])
+def _lp_block(row0, a, c, x, p):
+    r = np.abs(check_array(a, "A", min_size=0) @ x - check_array(c, "b", ndim=1, min_size=0))
+    top = float(r.max(initial=0.0))
+    return top, float(np.sum((r / top) ** p)) if top > 0 else 0.0
+
+
+def _lp_combine(parts, p):
     top = max(t for t, _ in parts)
     if top == 0.0:
         return 0.0
     return top * sum(s * (t / top) ** p for t, s in parts) ** (1.0 / p)
-
-
-def _lp_block(a, c, x, p):
-    r = np.abs(check_array(a, "A", min_size=0) @ x - check_array(c, "b", ndim=1, min_size=0))
-    top = float(r.max(initial=0.0))
-    return top, float(np.sum((r / top) ** p)) if top > 0 else 0.0
 
 
 def solve_weighted(A, b, p, omega, solver, K, xp, *, tol=1e-10, max_iter=200):
