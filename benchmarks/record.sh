@@ -6,15 +6,15 @@
 #
 # then `git add benchmarks/results && git commit`. The machine is a shared, loaded 2-core VM, so
 # the recorded runs use a small scale (NLA_BENCH_SCALE, 0.05 unless set), one round and one
-# repeat per benchmark, and leave out the suites whose sizes do not scale (bench_sketching's
-# 1 GB LAPACK problems) or that need hardware absent here (bench_gpu*). Compare a series only
+# repeat per benchmark, and leave out the suites that need hardware absent here (bench_gpu*).
+# Every recorded suite's sizes follow NLA_BENCH_SCALE. Compare a series only
 # within one scale (the committed history: 0.05). See docs/benchmarks.rst.
 set -euo pipefail
 cd "$(dirname "$0")"
 range="${1:-main^!}"
 export NLA_BENCH_SCALE="${NLA_BENCH_SCALE:-0.05}"
 machine="${NLA_ASV_MACHINE:-nla-ref-2core}"
-bench="${NLA_ASV_BENCH:-^bench_(random_projection|sampling|recovery|chebtucker|funbat|ptd|completion|dask)\.}"
+bench="${NLA_ASV_BENCH:-^bench_(random_projection|sketching|lstsq|sampling|recovery|chebtucker|funbat|ptd|completion|dask)\.}"
 # The machine's description (committed as results/$machine/machine.json): asv's own defaults
 # under our name (`asv machine --machine NAME --yes` stores only the name).
 python -c "import sys; from asv.machine import Machine, MachineCollection as M

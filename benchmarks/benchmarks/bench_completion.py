@@ -112,6 +112,7 @@ class CompletionSweep:
     number = 1
     repeat = 1
     warmup_time = 0
+    version = "1"
     timeout = 600
 
     def setup_cache(self):
@@ -133,6 +134,7 @@ class NumpyALSSweep:
     number = 1
     repeat = 1
     warmup_time = 0
+    version = "1"
     timeout = 600
 
     def setup(self):
@@ -183,6 +185,7 @@ class MovieLensFolds:
     number = 1
     repeat = 1
     warmup_time = 0
+    version = "1"
     timeout = 1800
 
     def setup_cache(self):
@@ -250,6 +253,7 @@ def two_and_six_sweeps(data):
 class RatingLikeSynthetic:
     """Biased AltMin on the issue's 100,000 x 20,000 / 10M-observation rating-like matrix."""
 
+    version = "1"
     timeout = 1800
 
     def setup_cache(self):
