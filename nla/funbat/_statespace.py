@@ -49,11 +49,19 @@ def transition(kind, ell, var, delta):
     d = state_dim(kind)
     A = np.empty((d, d))
     Q = np.empty((d, d))
+    _transition_into(kind, ell, var, delta, A, Q)
+    return A, Q
+
+
+@njit(cache=True)
+def _transition_into(kind, ell, var, delta, A, Q):
+    # transition() written into A and Q (d x d): kernels call it once per step, allocating
+    # nothing.
     if kind == MATERN12:
         e = np.exp(-delta / ell)
         A[0, 0] = e
         Q[0, 0] = var * (1.0 - e * e)
-        return A, Q
+        return
     lam = np.sqrt(3.0) / ell
     x = lam * delta
     e1 = np.exp(-x)
@@ -67,7 +75,6 @@ def transition(kind, ell, var, delta):
     Q[0, 1] = 2.0 * var * lam * x * x * e2
     Q[1, 0] = Q[0, 1]
     Q[1, 1] = var * lam * lam * (-np.expm1(-2.0 * x) - e2 * (-2.0 * x + 2.0 * x * x))
-    return A, Q
 
 
 @njit(cache=True)
@@ -185,20 +192,20 @@ def kalman_smoother(gaps, lam, eta, kind, ell, var):
     D = d * r
     mf, mp = np.zeros((J, D)), np.zeros((J, D))
     Pf, Pp = np.zeros((J, D, D)), np.zeros((J, D, D))
-    Ads = np.zeros((J, d, d))
+    AQ = np.zeros((J, 2, d, d))
     ms, Ps = np.empty((J, D)), np.empty((J, D, D))
     work = np.empty((5, D, D + 1))
-    _kalman_rts(gaps, lam, eta, int(kind), float(ell), float(var), mf, Pf, mp, Pp, Ads, ms, Ps,
+    _kalman_rts(gaps, lam, eta, int(kind), float(ell), float(var), mf, Pf, mp, Pp, AQ, ms, Ps,
                 work)
     return mf, Pf, ms, Ps
 
 
 @njit(cache=True)
-def _kalman_rts(gaps, lam, eta, kind, ell, var, mf, Pf, mp, Pp, Ads, ms, Ps, work):
-    # kalman_smoother's filter (mf, Pf; predicted mp, Pp; transitions Ads[j] from j - 1 to j)
-    # and smoother (ms, Ps), all written in place; work holds five (D, D + 1) temporaries.
+def _kalman_rts(gaps, lam, eta, kind, ell, var, mf, Pf, mp, Pp, AQ, ms, Ps, work):
+    # kalman_smoother's filter (mf, Pf; predicted mp, Pp; AQ[j] = (A, Q) of the step from
+    # j - 1 to j) and smoother (ms, Ps), all written in place; work: five (D, D + 1) buffers.
     J, r = eta.shape
-    d = Ads.shape[1]
+    d = AQ.shape[2]
     D = d * r
     T1, T2, G, W, X = work[0], work[1], work[2], work[3], work[4]
     pinf = stationary_cov(kind, ell, var)
@@ -209,12 +216,12 @@ def _kalman_rts(gaps, lam, eta, kind, ell, var, mf, Pf, mp, Pp, Ads, ms, Ps, wor
                     for b in range(d):
                         Pp[0, c0 + a, c0 + b] = pinf[a, b]
         else:
-            Ad, Qd = transition(kind, ell, var, gaps[j])
+            Ad, Qd = AQ[j, 0], AQ[j, 1]
+            _transition_into(kind, ell, var, gaps[j], Ad, Qd)
             for c0 in range(0, D, d):
                 for a in range(d):
                     acc = 0.0
                     for b in range(d):
-                        Ads[j, a, b] = Ad[a, b]
                         acc += Ad[a, b] * mf[j - 1, c0 + b]
                     mp[j, c0 + a] = acc  # m- = (I_r ⊗ A) m
                     for t in range(D):  # T1 = (A P)'
@@ -286,7 +293,7 @@ def _kalman_rts(gaps, lam, eta, kind, ell, var, mf, Pf, mp, Pp, Ads, ms, Ps, wor
                 for t in range(D):
                     acc = 0.0
                     for b in range(d):
-                        acc += Ads[j + 1, a, b] * Pf[j, c0 + b, t]
+                        acc += AQ[j + 1, 0, a, b] * Pf[j, c0 + b, t]
                     T1[c0 + a, t] = acc
         _solve(Pp[j + 1], T1, W, D, D)
         for a in range(D):
