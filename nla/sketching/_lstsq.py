@@ -376,18 +376,20 @@ def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
     if cond2 * unit <= NORMAL_LIMIT:
         C = scipy.linalg.cholesky(Gs, lower=False)
 
-        # A T with T = D C^-1 has orthonormal columns up to eps cond2: the refinement takes
-        # its gradient (A T)^T r in those coordinates, where rounding does not grow with cond.
+        # (A^T A)^-1 = T T^T with T = D C^-1. The refinement's gradient A^T r comes from one
+        # memory-bound pass (the residual norm needs that pass anyway); its rounding, about
+        # eps ||a_j|| ||r|| per column, is a backward error of A of size eps, so the refined x
+        # is as accurate as a backward stable solver's (the cond**2 ||r|| term of gelsd's).
         T = D[:, None] * scipy.linalg.solve_triangular(C, np.eye(d, dtype=C.dtype))
 
-        def solve(gy):  # (A^T A)^-1 A^T r = T T^T A^T r = T gy
+        def solve(g):  # (A^T A)^-1 A^T r = T (T^T A^T r)
+            gy = T.T @ g
             return T @ gy, (gy * gy).sum(axis=0)
 
         x = T @ (T.T @ H)
         note = (f"auto: Jacobi-scaled Gram matrix well conditioned (cond {cond2:.1e} <= "
                 f"{NORMAL_LIMIT:.0e} / eps): normal equations refined on the true residual")
-        return _refine(P, "normal_refined", x, solve, min(0.5, 10 * unit * cond2), note,
-                       xp.asarray(T))
+        return _refine(P, "normal_refined", x, solve, min(0.5, 10 * unit * cond2), note)
     why = (f"the Jacobi-scaled Gram matrix is ill conditioned (cond {cond2:.1e})"
            if math.isfinite(cond2) else "the Gram matrix of A is out of range or singular")
     if P.sparse:  # forming A R^-1 would densify A: iterate instead (LSRN-style)
