@@ -9,21 +9,11 @@ import importlib
 
 from ._compile import configure_cache as _configure_cache
 from ._result import Result
-from ._tour import AREAS as _AREAS
 from ._version import __version__
 
 # Before any kernel is decorated (none of the imports above loads Numba): a writable Numba
 # cache for read-only installs.
 _configure_cache()
-
-
-def _area_modules():
-    for area in _AREAS:
-        try:
-            yield importlib.import_module(f"{__name__}.{area}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{area}":
-                raise
 
 
 def __getattr__(name):
@@ -32,40 +22,35 @@ def __getattr__(name):
 
         value = globals()[name] = getattr(_estimator, name)
         return value
-    if not name.startswith("_"):
-        for module in _area_modules():
-            if name in getattr(module, "__all__", ()):
-                value = getattr(module, name)
-                globals()[name] = value
-                return value
+    area = _HOME.get(name)
+    if area is not None:  # import that area only (random_projection would load scikit-learn)
+        value = globals()[name] = getattr(importlib.import_module(f"{__name__}.{area}"), name)
+        return value
     raise AttributeError(f"module 'nla' has no attribute {name!r}")
 
 
 def __dir__():
-    names = {"Result", "__version__", *_WARNINGS}
-    for module in _area_modules():
-        names.update(getattr(module, "__all__", ()))
-    return sorted(names)
+    return sorted({*globals(), *__all__})
 
 
 _WARNINGS = ("ConvergenceWarning", "DataDimensionalityWarning")
 
-# Every public name, spelled out so that ``import nla`` need not load the areas to list them
-# (tests/test_sklearn_api.py checks it against the areas' own ``__all__``).
-__all__ = [
-    "ConvergenceWarning", "DataDimensionalityWarning", "Result", "__version__",
-    # random_projection
-    "SparseRandomProjection", "fastrp", "johnson_lindenstrauss_min_dim",
-    # sketching
-    "sketch", "lstsq", "fwht", "SketchOperator", "GaussianSketch", "SRHTSketch", "CountSketch",
-    "SparseSignSketch", "PooledHadamardSketch",
-    # sampling
-    "LpSample", "embedding_distortion", "leverage_scores", "lewis_weights", "lp_regression",
-    "lp_sensitivities", "sensitivity_sample",
-    # completion, recovery
-    "AltMinCompleter", "SubGMRecovery", "Measurements", "DenseMeasurements",
-    "GaussianMeasurements", "RankOneMeasurements", "EntrySampling",
-    # chebtucker, funbat, ssm
-    "ChebTucker", "LongRangePotential", "FunBaT",
-    "hippo", "hippo_diagonal", "ptd", "transfer_function", "discretize", "pseudospectrum",
-]
+# Every public name by its area, spelled out so that ``import nla`` need not load the areas to
+# list them and ``nla.<name>`` loads only its own area (tests/test_sklearn_api.py checks it
+# against the areas' own ``__all__``).
+_AREA_NAMES = {
+    "random_projection": ("SparseRandomProjection", "fastrp", "johnson_lindenstrauss_min_dim"),
+    "sketching": ("sketch", "lstsq", "fwht", "SketchOperator", "GaussianSketch", "SRHTSketch",
+                  "CountSketch", "SparseSignSketch", "PooledHadamardSketch"),
+    "sampling": ("LpSample", "embedding_distortion", "leverage_scores", "lewis_weights",
+                 "lp_regression", "lp_sensitivities", "sensitivity_sample"),
+    "completion": ("AltMinCompleter",),
+    "recovery": ("SubGMRecovery", "Measurements", "DenseMeasurements", "GaussianMeasurements",
+                 "RankOneMeasurements", "EntrySampling"),
+    "chebtucker": ("ChebTucker", "LongRangePotential"),
+    "funbat": ("FunBaT",),
+    "ssm": ("hippo", "hippo_diagonal", "ptd", "transfer_function", "discretize",
+            "pseudospectrum"),
+}
+_HOME = {name: area for area, names in _AREA_NAMES.items() for name in names}
+__all__ = ["ConvergenceWarning", "DataDimensionalityWarning", "Result", "__version__", *_HOME]

@@ -559,3 +559,20 @@ def test_sparse_float32_and_rank_deficient(rng, seed):
     assert res.rank == 9
     np.testing.assert_allclose(D @ res.x, D @ x_ref, rtol=0, atol=1e-9 * np.linalg.norm(b))
     assert sp.issparse(D)
+
+
+def test_lstsq_loads_neither_scikit_learn_nor_other_areas():
+    # nla.lstsq imports the sketching area only: scikit-learn (about 2 s, from the estimator
+    # areas) must stay unloaded through a whole call in a fresh process.
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, nla\n"
+            "A = np.random.default_rng(0).standard_normal((4000, 8))\n"
+            "nla.lstsq(A, A @ np.ones(8) + 1.0)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'"
+            " or m.startswith(('nla.random_projection', 'nla.completion', 'nla.funbat'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
