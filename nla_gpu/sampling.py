@@ -41,10 +41,10 @@ def row_quadratic_forms(A, T):
     return cupy.sum(Y * Y, axis=1)
 
 
-def bernoulli_mask(key, q):
-    """Keep row ``i`` when ``U(key, i, 0) < q[i]`` (same bits as the Numba sampler)."""
+def bernoulli_mask(key, q, row0=0):
+    """Keep row ``i`` when ``U(key, row0 + i, 0) < q[i]`` (same bits as the Numba sampler)."""
     n = q.shape[0]
-    rows = cupy.arange(n, dtype=cupy.uint64)
+    rows = cupy.arange(row0, row0 + n, dtype=cupy.uint64)
     return uniform_xp(cupy, key, rows, cupy.zeros(n, dtype=cupy.uint64)) < q
 
 

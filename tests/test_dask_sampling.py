@@ -317,3 +317,139 @@ def test_lewis_of_dask_bad_input(dask_client, rng):
         lewis_weights(da.from_array(_lewis_input(rng), chunks=(100, 2)), 1.0, tol=1e-2)
     with pytest.raises(ValueError, match="p must be"):
         lewis_weights(D, 0.5)
+
+
+# ------------------------------------------------------------------------ lp_sensitivities
+
+def test_sensitivities_of_dask_equal_in_core(rng):
+    import dask
+
+    from nla.sampling import lp_sensitivities
+
+    A = _lewis_input(rng)
+    with dask.config.set(scheduler="sync"):
+        for p, method in ((1.0, "lewis"), (3.0, "lewis"), (1.5, "root_leverage")):
+            ref = lp_sensitivities(A, p, method=method)
+            got = lp_sensitivities(da.from_array(A, chunks=((1, 250, 149), -1)), p,
+                                   method=method)
+            assert isinstance(got, da.Array) and got.chunks[0] == (1, 250, 149)
+            # elementwise on weights / leverage scores that agree to 1e-14 (see above)
+            np.testing.assert_allclose(got.compute(), ref, rtol=1e-12, atol=0)
+        D = da.from_array(A, chunks=(100, -1))
+        for method in ("wcb", "exact"):
+            with pytest.raises(ValueError, match=f"method='{method}' is not available"):
+                lp_sensitivities(D, 1.0, method=method)
+
+
+# ------------------------------------------------------------------------ sensitivity_sample
+
+SCHEMES = ["lewis", "sensitivity", "root_leverage", "leverage", "uniform", "combined", "custom"]
+
+
+def _same_sample(got, ref):
+    # equal scores up to rounding: the same uniforms select the same rows (see
+    # nla/sampling/_sample_dask.py for the measure-zero case where one could flip)
+    for name in ("indices", "weights", "row_scale", "probabilities"):
+        assert isinstance(got[name], np.ndarray)
+    np.testing.assert_array_equal(got.indices, ref.indices)
+    np.testing.assert_allclose(got.weights, ref.weights, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got.probabilities, ref.probabilities, rtol=1e-12, atol=0)
+    assert (got.scheme, got.replace, got.n_rows) == (ref.scheme, ref.replace, ref.n_rows)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_sample_of_dask_equals_in_core(dask_client, rng, seed, replace):
+    from nla.sampling import sensitivity_sample
+
+    A = _lewis_input(rng)
+    ref = sensitivity_sample(A, 1.0, 100, scheme="leverage", replace=replace,
+                             random_state=seed)
+    for chunks in CHUNKINGS:
+        _same_sample(sensitivity_sample(da.from_array(A, chunks=(chunks, -1)), 1.0, 100,
+                                        scheme="leverage", replace=replace,
+                                        random_state=seed), ref)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_sample_of_dask_every_scheme(rng, seed, scheme):
+    import dask
+
+    from nla.sampling import sensitivity_sample
+
+    A = _lewis_input(rng)
+    p = 1.5 if scheme == "root_leverage" else 3.0
+    scores = rng.random(400) if scheme == "custom" else scheme
+    with dask.config.set(scheduler="sync"):
+        for replace in (False, True):
+            ref = sensitivity_sample(A, p, 120, scheme=scores, replace=replace,
+                                     random_state=seed)
+            for chunks in ((100,) * 4, (1, 250, 149)):
+                sc = da.from_array(scores, chunks=70) if scheme == "custom" else scores
+                got = sensitivity_sample(da.from_array(A, chunks=(chunks, -1)), p, 120,
+                                         scheme=sc, replace=replace, random_state=seed)
+                _same_sample(got, ref)
+                assert not np.isin([5, 311], got.indices).any()   # zero rows never drawn
+
+
+def test_sample_of_dask_edge_cases(rng, seed):
+    import dask
+
+    from nla.sampling import sensitivity_sample
+
+    A = _lewis_input(rng)
+    s = rng.random(400)
+    s[rng.choice(400, 30, replace=False)] = 7.0   # ties at the capping threshold
+    with dask.config.set(scheduler="sync"):
+        D = da.from_array(A, chunks=(100, -1))
+        for m in (20, 60, 398, 400):   # capped rows; every positive row kept
+            ref = sensitivity_sample(A, 1.0, m, scheme=s, random_state=seed)
+            _same_sample(sensitivity_sample(D, 1.0, m, scheme=s, random_state=seed), ref)
+        Z = sensitivity_sample(da.zeros((50, 3), chunks=(20, 3)), 1.0, 10, replace=True,
+                               scheme="uniform", random_state=seed)
+        assert Z.indices.size == 0
+
+
+def test_sample_of_dask_bad_input(dask_client, rng):
+    from nla.sampling import sensitivity_sample
+
+    A = _lewis_input(rng)
+    D = da.from_array(A, chunks=(100, -1))
+    bad = A.copy()
+    bad[250, 1] = np.inf
+    for scheme in ("uniform", "leverage", rng.random(400)):
+        with pytest.raises(ValueError, match="A contains NaN or infinity"):
+            sensitivity_sample(da.from_array(bad, chunks=(100, -1)), 1.0, 50, scheme=scheme)
+    s = rng.random(400)
+    s[3] = -1.0
+    with pytest.raises(ValueError, match="nonnegative"):
+        sensitivity_sample(D, 1.0, 50, scheme=da.from_array(s, chunks=100))
+    s[3] = np.nan
+    with pytest.raises(ValueError, match="scheme contains NaN"):
+        sensitivity_sample(D, 1.0, 50, scheme=da.from_array(s, chunks=100))
+    with pytest.raises(ValueError, match="scheme scores must have 400"):
+        sensitivity_sample(D, 1.0, 50, scheme=np.ones(399))
+    with pytest.raises(ValueError, match="zero on every nonzero row"):
+        sensitivity_sample(D, 1.0, 50, scheme=da.zeros(400, chunks=100))
+    with pytest.raises(ValueError, match="m must be"):
+        sensitivity_sample(D, 1.0, 401)
+    with pytest.raises(ValueError, match="A has unknown chunk sizes"):
+        sensitivity_sample(D[D[:, 0] > -100], 1.0, 50)
+
+
+def test_sample_of_dask_reads_each_chunk_once_per_pass(rng, seed):
+    import dask
+
+    from nla.sampling import sensitivity_sample
+
+    A = _lewis_input(rng)
+    source = _Counter(A, 100)
+    with dask.config.set(scheduler="sync"):
+        for replace in (False, True):
+            source.calls.clear()
+            got = sensitivity_sample(source.array, 1.0, 80, scheme="leverage",
+                                     replace=replace, random_state=seed)
+            # the leverage factor's three passes, then the scores (persisted) once: the
+            # sampler's passes read the scores, not A
+            assert sorted(source.calls) == sorted(list(range(4)) * 4)
+            _same_sample(got, sensitivity_sample(A, 1.0, 80, scheme="leverage",
+                                                 replace=replace, random_state=seed))

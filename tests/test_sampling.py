@@ -402,6 +402,10 @@ def test_gpu_twin_kernels_match_numba(gpu_twin, rng):
     key = 12345678901234567
     q = rng.random(300)
     np.testing.assert_array_equal(G.bernoulli_mask(key, q), K.bernoulli_mask(key, q))
+    for row0 in (1, 117):   # a row block draws the whole vector's uniforms
+        for M in (G, K):
+            np.testing.assert_array_equal(M.bernoulli_mask(key, q[row0:], row0),
+                                          K.bernoulli_mask(key, q)[row0:])
     cdf = np.cumsum(q)
     np.testing.assert_array_equal(G.iid_indices(key, cdf, 50, 299),
                                   K.iid_indices(key, cdf, 50, 299))

@@ -169,16 +169,21 @@ def row_quadratic_forms(A, T):
 
 
 @njit(parallel=True, cache=True)
-def _bernoulli(key, q, keep):
+def _bernoulli(key, q, keep, row0):
     for i in prange(q.shape[0]):
-        keep[i] = uniform_jit(hash_jit(key, np.uint64(i), np.uint64(0))) < q[i]
+        keep[i] = uniform_jit(hash_jit(key, np.uint64(row0 + i), np.uint64(0))) < q[i]
 
 
-def bernoulli_mask(key, q):
-    """Keep row ``i`` when the counter-based uniform ``U(key, i, 0)`` is below ``q[i]``."""
+def bernoulli_mask(key, q, row0=0):
+    """Keep row ``i`` when the counter-based uniform ``U(key, row0 + i, 0)`` is below ``q[i]``.
+
+    ``row0`` is the global index of ``q[0]``: a row block of ``q`` draws the same uniforms
+    as the whole vector, so a sample does not depend on the chunking.
+    """
     keep = np.empty(q.shape[0], dtype=np.bool_)
     with threads_for(20 * q.shape[0], PARALLEL_MIN_WORK):
-        _bernoulli(np.uint64(key), np.ascontiguousarray(q, dtype=np.float64), keep)
+        _bernoulli(np.uint64(key), np.ascontiguousarray(q, dtype=np.float64), keep,
+                   np.uint64(row0))
     return keep
 
 

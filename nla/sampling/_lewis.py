@@ -67,7 +67,8 @@ def lewis_weights(A, p, *, tol=1e-8, max_iter=500, damping=None, anderson=ANDERS
     verbose : bool
         Progress bar.
     callback : callable, optional
-        ``callback(iteration, weights, residual)`` after every iteration (host arrays).
+        ``callback(iteration, weights, residual)`` after every iteration (host arrays; lazy
+        dask arrays for a dask ``A``).
 
     Returns
     -------
@@ -75,6 +76,18 @@ def lewis_weights(A, p, *, tol=1e-8, max_iter=500, damping=None, anderson=ANDERS
         ``weights`` (float64, caller's framework), ``rank``, ``n_iter``, ``converged``,
         ``residual`` (final fixed-point residual), ``history`` (residual per iteration),
         ``damping`` (final step).
+
+    Notes
+    -----
+    A row-chunked dask ``A`` (NumPy chunks) runs the same iteration, Anderson steps included,
+    at the call: the basis coordinates from passes over the chunks (as for
+    :func:`leverage_scores`), then per iteration one pass for the weighted Gram matrix and one
+    for the per-row step, with the log weights, steps and Anderson's ``anderson`` secant
+    vectors persisted on the cluster (so the cluster holds about ``2 anderson + 3`` vectors of
+    length ``n``) and only scalars and small matrices on the client. ``weights`` is a dask
+    array with ``A``'s row chunks on those persisted values (computing it reads ``A`` no
+    more); it equals the in-core result up to rounding (same iterations). NaN/inf in a chunk
+    raise ``ValueError`` naming ``A``.
 
     Examples
     --------

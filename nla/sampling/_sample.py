@@ -6,11 +6,14 @@ sample matrix ``S A`` are ``omega_i^(1/p) a_i``.
 """
 
 
-from .._array import Origin, engine_of, kernels, namespaces, to_host
+import numpy as np
+
+from .._array import Origin, to_host
+from .._dask import check_rows, is_dask
 from .._random import stream_key
 from .._result import Result
 from .._validation import check_array, check_bool, check_choice, check_int, check_seed
-from ._basis import check_p, nonzero_rows
+from ._basis import check_p, engine_input, nonzero_rows
 from ._leverage import exact_leverage
 from ._lewis import lewis_core
 from ._sensitivity import sensitivity_bounds
@@ -82,6 +85,18 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
         ``indices``, ``weights``, ``row_scale``, ``probabilities``, ``p``, ``scheme``,
         ``replace``, ``expected_size``; arrays in the caller's framework.
 
+    Notes
+    -----
+    A row-chunked dask ``A`` (NumPy chunks; ``scheme`` scores may be a dask or NumPy vector)
+    is sampled at the call and the sample is concrete NumPy arrays: the scores are computed
+    by the passes of their scheme (see :func:`lewis_weights`, :func:`leverage_scores`) and
+    persisted on the cluster, then the sampler makes a few passes over them (Bernoulli: the
+    ``m`` largest scores and the sum of the others, then the kept rows chunk by chunk, with
+    the uniforms keyed by the global row index; ``replace=True``: chunk totals, then the draws
+    counted chunk by chunk). For the same seed the sample equals the in-core one for any
+    chunking, unless a uniform falls within the last-bit rounding difference of the sums
+    (measure zero in practice). NaN/inf in a chunk raise ``ValueError`` naming ``A`` (or ``scheme``).
+
     Examples
     --------
     >>> import numpy as np
@@ -91,31 +106,26 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
     (True, 400)
     """
     origin = Origin(A)
-    A = check_array(A, "A")
+    A, K, xp = engine_input(A, "sensitivity_sample")
     p = check_p(p)
     n, d = A.shape
     m = check_int(m, "m", low=d, high=n)
     seed = check_seed(random_state)
     replace = check_bool(replace, "replace")
-    engine = engine_of(A)
-    K = kernels("sampling", engine)
-    xp = namespaces(engine)[0]
-    A = A.astype(xp.float64, copy=False)
+    on_dask = is_dask(A)
     if isinstance(scheme, str):
         scheme = check_choice(scheme, "scheme", set(SCHEMES))
         scores = importance_scores(A, p, scheme, K, xp)
     else:
-        scores = check_array(scheme, "scheme", ndim=1).astype(xp.float64, copy=False)
-        if scores.shape[0] != n:
-            raise ValueError(f"scheme scores must have {n} entries, got {scores.shape[0]}")
-        if bool(xp.any(scores < 0)):
-            raise ValueError("scheme scores must be nonnegative")
-        scores = xp.where(nonzero_rows(A, xp), scores, 0.0)
-        if not bool(xp.any(scores > 0)) and bool(xp.any(nonzero_rows(A, xp))):
-            raise ValueError("scheme scores are zero on every nonzero row of A: nothing to sample")
+        scores = _custom_scores(A, scheme, xp)
         scheme = "custom"
     key = stream_key(seed, STREAM_SAMPLE)
-    if replace:
+    if on_dask:  # the scores stay on the cluster; only the sample comes back
+        from . import _sample_dask
+
+        sampler = _sample_dask.iid if replace else _sample_dask.bernoulli
+        idx, weights, prob = sampler(scores.persist(), m, key)
+    elif replace:
         idx, weights, prob = _sample_iid(scores, m, key, K, xp)
     else:
         idx, weights, prob = _sample_bernoulli(scores, m, key, K, xp)
@@ -125,6 +135,35 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
         out[name] = origin.restore(out[name])
     out.update(p=p, scheme=scheme, replace=bool(replace), expected_size=m, n_rows=n)
     return out
+
+
+def _custom_scores(A, scheme, xp):
+    """The caller's scores, checked (length, sign, finite), 0 on the zero rows of ``A``."""
+    n = A.shape[0]
+    if is_dask(A) or is_dask(scheme):
+        import dask.array as da
+
+        from ._sample_dask import custom_scores
+
+        scores = check_rows(scheme, "scheme", ndim=1) if is_dask(scheme) else \
+            check_array(scheme, "scheme", ndim=1)
+        if scores.shape[0] != n:
+            raise ValueError(f"scheme scores must have {n} entries, got {scores.shape[0]}")
+        if not is_dask(scores):
+            scores = da.from_array(scores, chunks=(A.chunks[0],))
+        scores = custom_scores(A, scores).persist()
+        positive, any_row = da.compute((scores > 0).any(), (A != 0).any())
+    else:
+        scores = check_array(scheme, "scheme", ndim=1).astype(xp.float64, copy=False)
+        if scores.shape[0] != n:
+            raise ValueError(f"scheme scores must have {n} entries, got {scores.shape[0]}")
+        if bool(xp.any(scores < 0)):
+            raise ValueError("scheme scores must be nonnegative")
+        scores = xp.where(nonzero_rows(A, xp), scores, 0.0)
+        positive, any_row = bool(xp.any(scores > 0)), bool(xp.any(nonzero_rows(A, xp)))
+    if not positive and any_row:
+        raise ValueError("scheme scores are zero on every nonzero row of A: nothing to sample")
+    return scores
 
 
 def check_sample(sample, n, p, name="sample"):
@@ -143,6 +182,10 @@ def check_sample(sample, n, p, name="sample"):
 def importance_scores(A, p, scheme, K, xp):
     """Nonnegative scores of ``scheme`` (engine array, zero on zero rows)."""
     if scheme == "uniform":
+        if is_dask(A):
+            from ._sample_dask import uniform_scores
+
+            return uniform_scores(A)
         return nonzero_rows(A, xp).astype(xp.float64)
     if scheme == "leverage":
         return exact_leverage(A, K, xp)[0]
@@ -168,14 +211,23 @@ def inclusion_probabilities(scores, m, xp):
     if m >= n_pos:
         return positive.astype(xp.float64)
     desc = xp.sort(scores[positive])[::-1]
-    tails = xp.cumsum(desc[::-1])[::-1]  # tails[k] = sum of desc[k:]
-    k = xp.arange(desc.shape[0])
-    alphas = (m - k) / tails
+    alpha = inclusion_alpha(to_host(desc[:m]), float(xp.sum(desc[m:])), m)
+    return xp.minimum(alpha * scores, 1.0)
+
+
+def inclusion_alpha(top, rest, m):
+    """``alpha`` with ``sum min(1, alpha s) = m`` from the ``m`` largest scores and the rest.
+
+    ``top`` holds the ``m`` largest scores in descending order (host array), ``rest`` the sum
+    of all the others; fewer than ``m`` rows are capped at 1, so nothing else matters.
+    """
+    # tails[k] = rest + sum(top[k:]), accumulated from the smallest as a cumsum would
+    tails = np.cumsum(np.concatenate([[rest], top[::-1]]))[:0:-1]
+    alphas = (m - np.arange(m)) / tails
     # Capping the k largest rows leaves alpha_k for the rest; the first k whose next row is
     # not capped is the answer (k = m - 1 always qualifies, so the search stays below m).
-    ok = (alphas[:m] * desc[:m]) <= 1.0
-    alpha = float(alphas[int(xp.argmax(ok))])
-    return xp.minimum(alpha * scores, 1.0)
+    ok = (alphas * top) <= 1.0
+    return float(alphas[int(np.argmax(ok))])
 
 
 def _sample_bernoulli(scores, m, key, K, xp):

@@ -13,9 +13,10 @@ Bounds used here (rank ``r``; proofs in the research note, section 1.1):
 
 import numpy as np
 
-from .._array import Origin, engine_of, kernels, namespaces, to_host
-from .._validation import check_array, check_choice, check_seed
-from ._basis import check_p, nonzero_rows, orthonormal_basis
+from .._array import Origin, kernels, to_host
+from .._dask import is_dask
+from .._validation import check_choice, check_seed
+from ._basis import check_p, engine_input, nonzero_rows, orthonormal_basis
 from ._leverage import exact_leverage
 from ._lewis import lewis_core
 from ._wcb import wcb_bounds
@@ -60,7 +61,11 @@ def lp_sensitivities(A, p, *, method="lewis", random_state=None):
     -------
     ndarray, shape (n,)
         float64 values in ``[0, 1]`` in the caller's framework. For ``p = 2`` every method
-        returns the leverage scores.
+        returns the leverage scores. For a row-chunked dask ``A`` (NumPy chunks) a lazy dask
+        array with ``A``'s row chunks: ``'lewis'`` runs the Lewis iteration's passes at the
+        call (see :func:`lewis_weights`) and the bounds are elementwise on its persisted
+        weights; ``'root_leverage'`` is the lazy leverage scores' power. ``'wcb'`` and
+        ``'exact'`` raise ``ValueError`` on dask input.
 
     Notes
     -----
@@ -82,14 +87,14 @@ def lp_sensitivities(A, p, *, method="lewis", random_state=None):
     (True, True)
     """
     origin = Origin(A)
-    A = check_array(A, "A")
+    A, K, xp = engine_input(A, "lp_sensitivities")
     p = check_p(p)  # at most P_MAX: r^p and beta^p leave float64 (wcb at p ~ 700 for r = 3)
     method = check_choice(method, "method", {"lewis", "root_leverage", "wcb", "exact"})
     seed = check_seed(random_state)
-    engine = engine_of(A)
-    K = kernels("sampling", engine)
-    xp = namespaces(engine)[0]
-    A = A.astype(xp.float64, copy=False)
+    if is_dask(A) and method in ("wcb", "exact"):
+        raise ValueError(f"method={method!r} is not available for a dask A (it needs every row "
+                         f"for each certificate or regression); use method='lewis' or "
+                         f"'root_leverage'")
     if method == "root_leverage" and p > 2:
         raise ValueError(f"method='root_leverage' bounds sensitivities only for p <= 2, "
                          f"got p = {p}")
