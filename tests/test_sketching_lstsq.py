@@ -576,3 +576,26 @@ def test_lstsq_loads_neither_scikit_learn_nor_other_areas():
                          timeout=600)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize("kind", ["sparse_sign", "countsketch"])
+def test_sparse_sign_of_sparse_twin_matches_numba(kind, gpu_twin, rng, seed):
+    # The sketch of a sparse A (lstsq's sparse paths): nla_gpu's SpGEMM code, NumPy/SciPy
+    # standing in for CuPy, against the Numba kernel, on a row block that starts at row0 > 0
+    # (the hashed columns of S must be those of the block's rows) and with an empty row.
+    import scipy.sparse as sp
+
+    from nla.sketching import _kernels
+
+    mod = gpu_twin("sketching")
+    n, row0 = 500, 130
+    S = nla.sketch(kind, 40, n, random_state=seed)
+    X = sp.random(n - row0, 7, density=0.2, format="csr", random_state=rng,
+                  data_rvs=rng.standard_normal)
+    X = sp.vstack([X[:5], sp.csr_matrix((1, 7)), X[6:]]).tocsr()
+    cpu = S._apply_sparse(_kernels, X, row0)
+    twin = S._apply_sparse(mod, X, row0)
+    dense = S.todense()[:, row0:] @ X.toarray()  # the obviously-correct reference
+    np.testing.assert_allclose(cpu, dense, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(twin, dense, rtol=1e-12, atol=1e-12)
+    assert isinstance(twin, np.ndarray) and twin.shape == (40, 7)
