@@ -189,8 +189,12 @@ def test_lp_regression_on_dask_bad_input(dask_client, rng, seed):
     b = rng.standard_normal(300)
     S = sensitivity_sample(np.column_stack([A, b]), 1.0, 100, random_state=seed)
     D, c = da.from_array(A, chunks=(100, -1)), da.from_array(b, chunks=100)
-    with pytest.raises(TypeError, match="LpSample"):
+    with pytest.raises(TypeError, match="sample=None"):
         lp_regression(D, c, 1.0)
+    with pytest.raises(ValueError, match="sample must be"):
+        lp_regression(D, c, 1.0, sample=3)
+    with pytest.raises(ValueError, match="scheme"):
+        lp_regression(D, c, 1.0, sample=S, scheme="nope")
     with pytest.raises(ValueError, match="b must have 300"):
         lp_regression(D, c[:299], 1.0, sample=S)
     with pytest.raises(ValueError, match="rows"):
@@ -453,3 +457,25 @@ def test_sample_of_dask_reads_each_chunk_once_per_pass(rng, seed):
             assert sorted(source.calls) == sorted(list(range(4)) * 4)
             _same_sample(got, sensitivity_sample(A, 1.0, 80, scheme="leverage",
                                                  replace=replace, random_state=seed))
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_lp_regression_on_dask_draws_the_in_core_sample(dask_client, rng, seed, replace):
+    from nla.sampling import lp_regression
+
+    A = rng.standard_normal((400, 3))
+    b = A @ np.array([1.0, -2.0, 0.5]) + rng.standard_cauchy(400)
+    import dask
+
+    ref = lp_regression(A, b, 1.0, sample=150, replace=replace, random_state=seed)
+    for chunks in CHUNKINGS:
+        # the Lewis scores' passes: the uneven chunking on the cluster, the others in process
+        with dask.config.set(scheduler=None if chunks == CHUNKINGS[-1] else "sync"):
+            got = lp_regression(da.from_array(A, chunks=(chunks, -1)),
+                                da.from_array(b, chunks=CHUNKINGS[1] if chunks != CHUNKINGS[1]
+                                              else CHUNKINGS[2]),   # b on other chunks
+                                1.0, sample=150, replace=replace, random_state=seed)
+        _same_sample(got.sample, ref.sample)
+        # the same small problem on the same rows: x equal to rounding
+        np.testing.assert_allclose(got.x, ref.x, rtol=1e-9, atol=1e-12)
+        assert abs(got.objective - ref.objective) <= 1e-10 * ref.objective

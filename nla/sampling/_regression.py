@@ -57,11 +57,12 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     random_state : None, int, RandomState or Generator
         Seed of the sample.
 
-    A row-chunked dask ``A`` (or ``b``) needs ``sample`` as an :class:`LpSample`: only its
-    rows ``A[indices]``, ``b[indices]`` are computed and gathered to the client, where the
-    small problem is solved in core; ``objective`` is then one pass over the chunks. Drawing
-    the sample (``sample=m``) and the full-data solve (``sample=None``) on dask raise
-    ``TypeError``.
+    A row-chunked dask ``A`` (or ``b``) needs ``sample`` as an int or an :class:`LpSample`:
+    an int draws the sample with :func:`sensitivity_sample` of the dask ``[A b]`` (the same
+    sample as in core for the same seed, see its Notes); only the rows ``A[indices]``,
+    ``b[indices]`` are computed and gathered to the client, where the small problem is solved
+    in core; ``objective`` is then one pass over the chunks. The full-data solve
+    (``sample=None``) on dask raises ``TypeError``.
 
     Returns
     -------
@@ -85,7 +86,8 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     from ._sample import SCHEMES, LpSample, check_sample, sensitivity_sample
 
     if is_dask(A) or is_dask(b):
-        return _on_dask(A, b, p, sample, solver=solver, tol=tol, max_iter=max_iter)
+        return _on_dask(A, b, p, sample, scheme, replace, random_state, solver=solver, tol=tol,
+                        max_iter=max_iter)
     origin = Origin(A)
     A = check_array(A, "A")
     b = check_array(b, "b", ndim=1)
@@ -147,12 +149,12 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     return fit
 
 
-def _on_dask(A, b, p, sample, **options):
+def _on_dask(A, b, p, sample, scheme, replace, random_state, **options):
     """``lp_regression`` for a dask ``A`` or ``b``: only the sampled rows reach the client."""
     import dask
     import dask.array as da
 
-    from ._sample import LpSample, check_sample
+    from ._sample import SCHEMES, LpSample, check_sample, sensitivity_sample
 
     A = check_rows(A, "A") if is_dask(A) else check_array(A, "A")
     n = A.shape[0]
@@ -163,11 +165,22 @@ def _on_dask(A, b, p, sample, **options):
     A = A if is_dask(A) else da.from_array(A, chunks=(b.chunks[0], -1))
     b = b if is_dask(b) else da.from_array(b, chunks=(A.chunks[0],))
     p = check_p(p)
-    if not isinstance(sample, LpSample):
-        raise TypeError("on a dask A or b, sample must be an LpSample (for example from "
-                        "sensitivity_sample of [A b]): the full-data solve (sample=None) and "
-                        "drawing a sample (sample=m) are not distributed yet")
-    check_sample(sample, n, p)
+    replace = check_bool(replace, "replace")
+    random_state = check_seed(random_state)
+    if isinstance(scheme, str):
+        check_choice(scheme, "scheme", SCHEMES)
+    elif not is_dask(scheme):
+        check_array(scheme, "scheme", ndim=1)
+    if sample is None:
+        raise TypeError("on a dask A or b, sample must be an int m or an LpSample: the "
+                        "full-data solve (sample=None) is not distributed yet")
+    if isinstance(sample, LpSample):
+        check_sample(sample, n, p)
+    else:  # scores of [A b] on the cluster, the sample drawn as in core
+        m = check_int(sample, "sample", low=A.shape[1] + 1, high=n)
+        Ab = da.concatenate([A, b.rechunk({0: A.chunks[0]})[:, None]], axis=1)
+        sample = sensitivity_sample(Ab.rechunk({1: -1}).astype(np.float64), p, m, scheme=scheme,
+                                    replace=replace, random_state=random_state)
     rows = np.asarray(to_host(sample.indices), dtype=np.int64)
     if rows.size and int(rows.max()) >= n:
         raise ValueError(f"sample indices exceed the {n} rows of A")
