@@ -479,3 +479,30 @@ def test_lp_regression_on_dask_draws_the_in_core_sample(dask_client, rng, seed, 
         # the same small problem on the same rows: x equal to rounding
         np.testing.assert_allclose(got.x, ref.x, rtol=1e-9, atol=1e-12)
         assert abs(got.objective - ref.objective) <= 1e-10 * ref.objective
+
+
+# ------------------------------------------------------------------------ dask of CuPy chunks
+
+def test_dask_of_cupy_chunks(monkeypatch, rng, seed):
+    # dask arrays whose chunks live on a GPU (here: reported so by on_gpu): the host-side
+    # embedding_distortion copies the chunks to the host lazily, the others refuse them
+    import dask
+
+    import nla._array
+    from nla.sampling import (embedding_distortion, leverage_scores, lewis_weights,
+                              lp_regression, lp_sensitivities, sensitivity_sample)
+
+    A = _lewis_input(rng)
+    S = sensitivity_sample(A, 1.0, 150, random_state=seed)
+    ref = embedding_distortion(A, S, 1.0, random_state=seed).distortion
+    real = nla._array.on_gpu
+    monkeypatch.setattr(nla._array, "on_gpu", lambda x: isinstance(x, da.Array) or real(x))
+    D = da.from_array(A, chunks=(100, -1))
+    for call in (lambda: leverage_scores(D), lambda: lewis_weights(D, 1.0),
+                 lambda: lp_sensitivities(D, 1.0), lambda: sensitivity_sample(D, 1.0, 50),
+                 lambda: lp_regression(D, D[:, 0], 1.0, sample=S)):
+        with pytest.raises(TypeError, match="A: dask arrays of CuPy chunks"):
+            call()
+    with dask.config.set(scheduler="sync"):
+        got = embedding_distortion(D, S, 1.0, random_state=seed).distortion
+    assert abs(got - ref) <= 1e-10 * max(ref, 1e-300)

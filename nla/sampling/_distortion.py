@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.optimize import minimize
 
-from .._array import kernels, to_host, to_numpy
+from .._array import engine_of, kernels, to_host, to_numpy
 from .._dask import check_rows, is_dask
 from .._random import gaussian_xp, stream_key
 from .._result import Result
@@ -63,6 +63,8 @@ def embedding_distortion(A, sample, p, *, n_directions=200, refine=3, random_sta
     """
     on_dask = is_dask(A)
     A = check_rows(A, "A") if on_dask else to_host(check_array(A, "A"))
+    if on_dask and engine_of(A) == "gpu":  # host work, as in core: the chunks copied lazily
+        A = A.map_blocks(to_host, meta=np.empty((0, 0), dtype=A.dtype))
     p = check_p(p)
     check_sample(sample, A.shape[0], p)
     n_directions = check_int(n_directions, "n_directions", low=1)

@@ -3,12 +3,12 @@
 import numpy as np
 import scipy.linalg as sla
 
-from .._array import Origin, engine_of, kernels, namespaces, to_host
-from .._dask import check_rows, is_dask
+from .._array import Origin, to_host
+from .._dask import is_dask
 from .._random import gaussian_block_jit, stream_key
-from .._validation import (check_array, check_bool, check_choice, check_int, check_memory,
+from .._validation import (check_bool, check_choice, check_int, check_memory,
                            check_scalar, check_seed)
-from ._basis import _as_engine, default_rcond, nonzero_rows, orthonormal_basis
+from ._basis import _as_engine, default_rcond, engine_input, nonzero_rows, orthonormal_basis
 
 #: Stream of the Gaussian JL matrix of sketched leverage scores (>= 16: area-private streams).
 STREAM_JL = 16
@@ -82,8 +82,7 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
     (5.0, True)
     """
     origin = Origin(A)
-    on_dask = is_dask(A)
-    A = check_rows(A, "A") if on_dask else check_array(A, "A")
+    A, K, xp = engine_input(A, "leverage_scores")
     method = check_choice(method, "method", {"exact", "sketch"})
     if rcond is not None:
         rcond = check_scalar(rcond, "rcond", low=0.0, high=1.0, high_open=True)
@@ -97,16 +96,6 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
         check_memory(sketch_size * A.shape[1], "sketch_size")
     seed = check_seed(random_state)
     return_rank = check_bool(return_rank, "return_rank")
-    if on_dask:  # per-row scores lazy, factors from passes over the chunks
-        if engine_of(A) == "gpu":
-            raise TypeError("A: dask arrays of CuPy chunks are not supported by "
-                            "leverage_scores yet; use NumPy chunks")
-        K, xp, A = None, None, A.astype(np.float64)
-    else:
-        engine = engine_of(A)
-        K = kernels("sampling", engine)
-        xp = namespaces(engine)[0]
-        A = A.astype(xp.float64, copy=False)
     if method == "exact":
         tau, rank = exact_leverage(A, K, xp, rcond)
     else:

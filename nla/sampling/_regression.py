@@ -159,6 +159,10 @@ def _on_dask(A, b, p, sample, scheme, replace, random_state, **options):
     A = check_rows(A, "A") if is_dask(A) else check_array(A, "A")
     n = A.shape[0]
     b = check_rows(b, "b", ndim=1) if is_dask(b) else check_array(b, "b", ndim=1)
+    for name, x in (("A", A), ("b", b)):
+        if engine_of(x) == "gpu":
+            raise TypeError(f"{name}: dask arrays of CuPy chunks (and CuPy arrays beside a dask "
+                            f"one) are not supported by lp_regression; use NumPy chunks")
     if b.shape[0] != n:
         raise ValueError(f"b must have {n} entries (one per row of A), got {b.shape[0]}")
     # the in-memory one on the other's row chunks (whole rows: the blocks are paired by row)
