@@ -408,6 +408,9 @@ def test_sample_of_dask_edge_cases(rng, seed):
         for m in (20, 60, 398, 400):   # capped rows; every positive row kept
             ref = sensitivity_sample(A, 1.0, m, scheme=s, random_state=seed)
             _same_sample(sensitivity_sample(D, 1.0, m, scheme=s, random_state=seed), ref)
+        ref = sensitivity_sample(A, 1.0, 60, scheme=s, random_state=seed)   # NumPy A
+        _same_sample(sensitivity_sample(A, 1.0, 60, scheme=da.from_array(s, chunks=150),
+                                        random_state=seed), ref)
         Z = sensitivity_sample(da.zeros((50, 3), chunks=(20, 3)), 1.0, 10, replace=True,
                                scheme="uniform", random_state=seed)
         assert Z.indices.size == 0

@@ -95,7 +95,8 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
     the uniforms keyed by the global row index; ``replace=True``: chunk totals, then the draws
     counted chunk by chunk). For the same seed the sample equals the in-core one for any
     chunking, unless a uniform falls within the last-bit rounding difference of the sums
-    (measure zero in practice). NaN/inf in a chunk raise ``ValueError`` naming ``A`` (or ``scheme``).
+    (measure zero in practice). NaN/inf in a chunk raise ``ValueError`` naming ``A`` (or
+    ``scheme``).
 
     Examples
     --------
@@ -140,7 +141,7 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
 def _custom_scores(A, scheme, xp):
     """The caller's scores, checked (length, sign, finite), 0 on the zero rows of ``A``."""
     n = A.shape[0]
-    if is_dask(A) or is_dask(scheme):
+    if is_dask(A):
         import dask.array as da
 
         from ._sample_dask import custom_scores
