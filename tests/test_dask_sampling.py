@@ -301,6 +301,8 @@ def test_lewis_of_dask_reads_each_chunk_once_per_pass(rng):
         passes = 2 + 1 + 2 * res.n_iter
         assert sorted(source.calls) == sorted(list(range(4)) * passes)
         source.calls.clear()
+        # persisted iterates: the graph of the weights does not grow with the iterations
+        assert len(res.weights.__dask_graph__()) <= 8 * 4
         w = res.weights.compute()
         assert source.calls == []            # the weights live in memory: no more passes
     assert all(isinstance(x, da.Array) for x in seen) and len(seen) == res.n_iter
