@@ -255,6 +255,8 @@ class Case:
 
     ``scale``: (names scaled by c, power p) pairs: the result of ``out`` for the scaled inputs
     is ``c**p`` times the plain one, to a relative ``scale_rtol`` (see test_scale_invariance).
+    ``rtol`` and ``scale_rtol`` may be functions of the drawn keyword arguments, where the
+    achievable accuracy depends on them.
     """
 
     def __init__(self, name, make, call, specs, *, out=None, scale=(), scale_rtol=1e-10,
@@ -267,6 +269,19 @@ class Case:
 
     def __repr__(self):
         return self.name
+
+    def tol(self, which, kw):
+        value = getattr(self, which)
+        return value(kw) if callable(value) else value
+
+
+def _lp_tol(tight):
+    # IRLS at p = 1 floors residuals at 1e-10 of the largest (nla.sampling._regression), so its
+    # weighted least-squares problems weigh rows up to 1e10 apart: an input change at rounding
+    # level (eps) moves the unconverged iterate by up to ~1e10 eps = 2e-6 relative (measured:
+    # up to 1.6e-6 for c = 1.37 or 1.0000001 alike, while 200 iterations leave x 1e-3 from the
+    # LAD optimum, reported as converged=False). HiGHS and p > 1 keep the tight tolerance.
+    return lambda kw: 1e-5 if kw["solver"] == "irls" and kw["p"] == 1.0 else tight
 
 
 def _graph(rng, n=30, density=0.15):
@@ -561,7 +576,8 @@ CASES = [
                                            ("float", lambda s: 2.5)),
               scheme=Choice(), replace=Bool(), solver=Choice(), tol=Real(0, low_open=True),
               max_iter=Int(1), random_state=Seed()),
-         out=lambda r: r.x, scale=[(("A", "b"), 0), (("b",), 1)], scale_rtol=1e-6, rtol=1e-8),
+         out=lambda r: r.x, scale=[(("A", "b"), 0), (("b",), 1)], scale_rtol=_lp_tol(1e-6),
+         rtol=_lp_tol(1e-8)),
     Case("embedding_distortion",
          lambda rng: (lambda A, p: dict(A=A, sample=_sample(rng, A, p), p=p, n_directions=20,
                                         refine=1, random_state=int(rng.integers(2**32))))(
@@ -849,8 +865,9 @@ def test_unusual_valid_argument_gives_the_same_result(case, data):
     assert name in case.mutates or _same_snapshot(before, odd), f"{name} was modified"
     # rtol 0 where the same numbers are computed in the same order; else a few ulps of
     # reordering (another BLAS path for a Fortran-ordered copy) times the case's conditioning
-    np.testing.assert_allclose(got, ref, rtol=case.rtol,
-                               atol=case.rtol * float(np.max(np.abs(ref), initial=0.0)))
+    rtol = case.tol("rtol", kw)
+    np.testing.assert_allclose(got, ref, rtol=rtol,
+                               atol=rtol * float(np.max(np.abs(ref), initial=0.0)))
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.scale], ids=repr)
@@ -871,8 +888,9 @@ def test_scale_invariance(case, data):
     # iterative tolerance; the comparison is normwise, in units of c**power.
     assert np.all(np.isfinite(got)), f"non-finite result at c={c:g}"
     unit = c**power if power else 1.0
-    np.testing.assert_allclose(got / unit, ref, rtol=case.scale_rtol,
-                               atol=case.scale_rtol * float(np.max(np.abs(ref), initial=0.0)))
+    rtol = case.tol("scale_rtol", kw)
+    np.testing.assert_allclose(got / unit, ref, rtol=rtol,
+                               atol=rtol * float(np.max(np.abs(ref), initial=0.0)))
 
 
 def test_ptd_optimize_does_not_scale_and_says_so():
