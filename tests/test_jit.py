@@ -65,3 +65,71 @@ def test_solve_rows_independent_of_thread_count(rng):
         finally:
             set_num_threads(before)
     assert np.array_equal(out[0][0], out[1][0]) and out[0][1] == out[1][1]
+
+
+def _two_threads():
+    if get_num_threads() < 2:
+        pytest.skip("needs 2 Numba threads")
+
+
+def test_run_parts_keeps_its_threads_between_calls():
+    # one pool per thread count, created once: repeated calls start no new threads
+    import threading
+
+    _two_threads()
+    hits = np.zeros(50, dtype=np.int64)
+    run_parts(_mark, 50, hits)
+    threads = threading.active_count()
+    for _ in range(20):
+        run_parts(_mark, 50, hits)
+    assert threading.active_count() == threads and np.all(hits == 21)
+
+
+def test_run_parts_from_several_threads_and_nested():
+    # concurrent callers share the pool; a run_parts inside a part (here a Python kernel
+    # running on a pool thread) runs inline instead of waiting on the pool
+    from concurrent.futures import ThreadPoolExecutor
+
+    _two_threads()
+
+    def outer(start, stop, hits):
+        for i in range(start, stop):
+            run_parts(_mark, hits.shape[1], hits[i])
+
+    grids = [np.zeros((9, 31), dtype=np.int64) for _ in range(4)]
+    with ThreadPoolExecutor(4) as callers:
+        list(callers.map(lambda h: run_parts(outer, 9, h), grids))
+    assert all(np.all(h == 1) for h in grids)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no os.fork")
+def test_run_parts_in_a_forked_child():
+    # the parent's pool threads do not exist in a forked child: it must start its own
+    import os
+    import warnings
+
+    _two_threads()
+    run_parts(_mark, 10, np.zeros(10, dtype=np.int64))  # parent pool exists
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # child: exit status 0 only if every row was hit once, on two threads
+        code = 1
+        try:
+            import threading
+            import time
+
+            hits = np.zeros(100, dtype=np.int64)
+            idents = set()
+
+            def slow_mark(start, stop, hits):
+                time.sleep(0.02)  # gives the pool thread time to take parts too
+                idents.add(threading.get_ident())
+                _mark(start, stop, hits)
+
+            run_parts(slow_mark, 100, hits)
+            code = 0 if np.all(hits == 1) and len(idents) == 2 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
