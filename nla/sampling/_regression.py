@@ -182,7 +182,9 @@ def _on_dask(A, b, p, sample, scheme, replace, random_state, **options):
         check_sample(sample, n, p)
     else:  # scores of [A b] on the cluster, the sample drawn as in core
         m = check_int(sample, "sample", low=A.shape[1] + 1, high=n)
-        Ab = da.concatenate([A, b.rechunk({0: A.chunks[0]})[:, None]], axis=1)
+        # b's chunks checked under b's name (the scores check [A b] as a whole, as A)
+        bc = b.map_blocks(check_array, "b", ndim=1, min_size=0, dtype=b.dtype)
+        Ab = da.concatenate([A, bc.rechunk({0: A.chunks[0]})[:, None]], axis=1)
         sample = sensitivity_sample(Ab.rechunk({1: -1}).astype(np.float64), p, m, scheme=scheme,
                                     replace=replace, random_state=random_state)
     rows = np.asarray(to_host(sample.indices), dtype=np.int64)
