@@ -23,6 +23,12 @@ the least-squares solution ``x0`` for the stored ``A`` (no QR of ``A`` needed to
 (both sides timed in one process, interleaved; ``peer/nla``, above 1 means nla is faster).
 ``track_first_call`` is the first full-size ``auto`` call of the benchmark's process over
 a repeated one (issue target at most 1.5).
+
+Accuracy tracks solve each (problem, solver) once, in ``setup_cache`` (they measure results,
+not time, so one process serves all of them). Below scale 0.5 (the CI smoke run) the suite
+runs two problems of each kind (one per ``auto`` path and per ``d``) and caps LSQR / LSMR at
+:func:`_common.scaled` ``(ITER_CAP, 100)`` iterations, so that the run stays well under a
+minute; scale 1 runs every configuration above.
 """
 
 import time
@@ -37,8 +43,10 @@ import nla
 
 from ._common import SCALE, rel_error, scaled, speedup, track
 
+#: Below this scale the suite is a smoke run: fewer problems, a lower iteration cap.
+SMOKE = SCALE < 0.5
 #: Iteration cap of LSQR / LSMR (each iteration is two sparse products).
-ITER_CAP = 2000
+ITER_CAP = scaled(2000, 100) if SMOKE else 2000
 #: Normal-equation relative residual the iterative peers are run to.
 PEER_ATOL = 1e-10
 
@@ -53,6 +61,11 @@ SPARSE = {  # name: (n, d, nonzeros per row, column scales 1e-3..1e3, dense rows
     "1e6x1000 scaled dense rows": (10**6, 1000, 10, True, 10),
     "1e6x1000 well conditioned": (10**6, 1000, 10, False, 0),
 }
+#: The problems run: all of them, or in the smoke run the Cholesky-QR path at d = 50, the
+#: normal-equation path at d = 500 (scaled), and the ill and well conditioned sparse ones.
+DENSE_RUN = (["2^20x50 cond 1e8", "2^18x500 cond 1e2"] if SMOKE else list(DENSE))
+SPARSE_RUN = (["1e6x1000 scaled dense rows", "1e6x1000 well conditioned"] if SMOKE
+              else list(SPARSE))
 
 
 def _paired(G, x0, ratio, rng):
@@ -145,10 +158,10 @@ class _Suite:
     repeat = 1
     warmup_time = 0
 
-    def setup(self, problem, solver="auto"):
+    def setup(self, problem, solver):
         self.A, self.b, self.x0 = self.make(problem)
         small = slice(0, 8 * self.A.shape[1])
-        for name in {"auto", solver} & set(NLA_METHODS):  # compile (cached kernels load)
+        for name in {solver} & set(NLA_METHODS):  # compile (cached kernels load)
             self.solvers[name](self.A[small], self.b[small])
 
     def _run(self, solver):
@@ -159,12 +172,35 @@ class _Solves(_Suite):
     def time_solve(self, problem, solver):
         self._run(solver)
 
+
+class _Accuracy:
+    """Accuracy of every (problem, solver), each solved once in ``setup_cache`` (defined in
+    each subclass: asv keys the cache by where the function is written)."""
+
+    timeout = 3600  # scale 1: every solver on every problem in one process
+    number = 1
+    repeat = 1
+    warmup_time = 0
+
+    def _solve_all(self):
+        out = {}
+        for problem in self.params[0]:
+            A, b, x0 = self.make(problem)
+            for solver in self.params[1]:
+                x = self.solvers[solver](A, b)
+                out[problem, solver] = {"error": rel_error(x, x0),
+                                        "normal_residual": normal_residual(A, b, x)}
+        return out
+
     @track("||x - x0|| / ||x0||")
-    def track_error(self, problem, solver):
-        return rel_error(self._run(solver), self.x0)
+    def track_error(self, results, problem, solver):
+        return results[problem, solver]["error"]
 
 
 class _Ratios(_Suite):
+    def setup(self, problem, peer):
+        super().setup(problem, "auto")
+
     @track("peer/nla")
     def track_speedup(self, problem, peer):
         """Peer seconds over ``auto`` seconds, timed interleaved in this process."""
@@ -182,16 +218,28 @@ SPARSE_SOLVERS = {"auto": _nla("auto"), "lsqr": lsqr, "lsmr": lsmr}
 class LstsqDense(_Solves):
     """Dense tall ``A``: nla's methods beside gelsd, gelsy and Cholesky normal equations."""
 
-    params = [list(DENSE), list(DENSE_SOLVERS)]
+    params = [DENSE_RUN, list(DENSE_SOLVERS)]
     param_names = ["problem", "solver"]
     solvers = DENSE_SOLVERS
     make = staticmethod(dense_problem)
 
 
+class LstsqDenseAccuracy(_Accuracy):
+    """Errors to the planted solution of the solvers of :class:`LstsqDense`."""
+
+    params = LstsqDense.params
+    param_names = LstsqDense.param_names
+    solvers = DENSE_SOLVERS
+    make = staticmethod(dense_problem)
+
+    def setup_cache(self):
+        return self._solve_all()
+
+
 class LstsqDenseRatios(_Ratios):
     """``auto`` over gelsd and over normal equations."""
 
-    params = [list(DENSE), ["gelsd", "normal"]]
+    params = [DENSE_RUN, ["gelsd", "normal"]]
     param_names = ["problem", "peer"]
     solvers = DENSE_SOLVERS
     make = staticmethod(dense_problem)
@@ -201,10 +249,13 @@ class LstsqFirstCall(_Suite):
     """The first full-size ``auto`` call of the benchmark's process over a repeated one
     (kernels already compiled on a small slice in setup)."""
 
-    params = [list(DENSE)]
+    params = [DENSE_RUN]
     param_names = ["problem"]
     solvers = DENSE_SOLVERS
     make = staticmethod(dense_problem)
+
+    def setup(self, problem):
+        super().setup(problem, "auto")
 
     @track("first/repeated")
     def track_first_call(self, problem):
@@ -222,20 +273,32 @@ class LstsqFirstCall(_Suite):
 class LstsqSparse(_Solves):
     """Sparse CSR ``A``: nla ``auto`` beside LSQR and LSMR run to the normal-equation residual."""
 
-    params = [list(SPARSE), list(SPARSE_SOLVERS)]
+    params = [SPARSE_RUN, list(SPARSE_SOLVERS)]
     param_names = ["problem", "solver"]
     solvers = SPARSE_SOLVERS
     make = staticmethod(sparse_problem)
 
+
+class LstsqSparseAccuracy(_Accuracy):
+    """Errors and normal-equation residuals of the solvers of :class:`LstsqSparse`."""
+
+    params = LstsqSparse.params
+    param_names = LstsqSparse.param_names
+    solvers = SPARSE_SOLVERS
+    make = staticmethod(sparse_problem)
+
+    def setup_cache(self):
+        return self._solve_all()
+
     @track("||A^T r|| / (||A|| ||r||)")
-    def track_normal_residual(self, problem, solver):
-        return normal_residual(self.A, self.b, self._run(solver))
+    def track_normal_residual(self, results, problem, solver):
+        return results[problem, solver]["normal_residual"]
 
 
 class LstsqSparseRatios(_Ratios):
     """``auto`` over LSQR and over LSMR."""
 
-    params = [list(SPARSE), ["lsqr", "lsmr"]]
+    params = [SPARSE_RUN, ["lsqr", "lsmr"]]
     param_names = ["problem", "peer"]
     solvers = SPARSE_SOLVERS
     make = staticmethod(sparse_problem)
