@@ -17,6 +17,11 @@ def householder_qr(A):
     return cupy.linalg.qr(A, mode="reduced")
 
 
+def r_factor(A):
+    """``R`` of the QR of ``A`` alone, as a host array (the blocks of a TSQR)."""
+    return cupy.asnumpy(cupy.linalg.qr(A, mode="r"))
+
+
 def gram(U, g=None):
     """``U^T diag(g) U`` as a host array (one GEMM)."""
     G = U.T @ U if g is None else (U * g[:, None]).T @ U
@@ -97,5 +102,5 @@ def row_weighted_l1_pow(U, c, p):
 
 
 __all__ = ["bernoulli_mask", "col_lp_norms", "gram", "householder_qr", "iid_indices",
-           "irls_weights", "lp_countsketch", "lp_norm", "row_quadratic_forms",
+           "irls_weights", "lp_countsketch", "lp_norm", "r_factor", "row_quadratic_forms",
            "row_sq_norms", "row_weighted_l1_pow", "times_upper"]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 sp = pytest.importorskip("scipy.sparse")
 
@@ -488,26 +489,61 @@ def test_lp_regression_on_dask_draws_the_in_core_sample(dask_client, rng, seed, 
 
 # ------------------------------------------------------------------------ dask of CuPy chunks
 
-def test_dask_of_cupy_chunks(monkeypatch, rng, seed):
-    # dask arrays whose chunks live on a GPU (here: reported so by on_gpu): the host-side
-    # embedding_distortion copies the chunks to the host lazily, the others refuse them
-    import dask
+@pytest.fixture
+def on_device(gpu_twin, monkeypatch):
+    """Call it to make every array report device data and 'gpu' sampling kernels the twin.
+
+    ``nla_gpu.sampling`` runs on NumPy (the ``gpu_twin`` fixture), so dask chunks go through
+    the GPU module's array code; its calls are counted by name, and asking for the Numba
+    sampling kernels fails the test. Other areas (the sketch of ``method='sketch'``) keep
+    their CPU kernels. In process (scheduler 'sync'): a cluster cannot unpickle the patches.
+    """
+    import collections
+    import types
 
     import nla._array
-    from nla.sampling import (embedding_distortion, leverage_scores, lewis_weights,
-                              lp_regression, lp_sensitivities, sensitivity_sample)
 
-    A = _lewis_input(rng)
-    S = sensitivity_sample(A, 1.0, 150, random_state=seed)
-    ref = embedding_distortion(A, S, 1.0, random_state=seed).distortion
-    real = nla._array.on_gpu
-    monkeypatch.setattr(nla._array, "on_gpu", lambda x: isinstance(x, da.Array) or real(x))
-    D = da.from_array(A, chunks=(100, -1))
-    for call in (lambda: leverage_scores(D), lambda: lewis_weights(D, 1.0),
-                 lambda: lp_sensitivities(D, 1.0), lambda: sensitivity_sample(D, 1.0, 50),
-                 lambda: lp_regression(D, D[:, 0], 1.0, sample=S)):
-        with pytest.raises(TypeError, match="A: dask arrays of CuPy chunks"):
-            call()
+    twin, real, calls = gpu_twin("sampling"), nla._array.kernels, collections.Counter()
+
+    def counted(name):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return getattr(twin, name)(*args, **kwargs)
+        return call
+
+    proxy = types.SimpleNamespace(**{name: counted(name) for name in twin.__all__})
+
+    def kernels(area, engine):
+        if area != "sampling":
+            return real(area, "cpu")
+        assert engine == "gpu", "the CPU (Numba) sampling kernels were asked for"
+        return proxy
+
+    def start():
+        monkeypatch.setattr(nla._array, "kernels", kernels)
+        monkeypatch.setattr(nla._array, "on_gpu", lambda x: True)
+        return calls
+
     with dask.config.set(scheduler="sync"):
-        got = embedding_distortion(D, S, 1.0, random_state=seed).distortion
-    assert abs(got - ref) <= 1e-10 * max(ref, 1e-300)
+        yield start
+
+
+def _device_chunkings(A):
+    return [da.from_array(A, chunks=(c, -1)) for c in CHUNKINGS]
+
+
+@pytest.mark.parametrize("method", ["exact", "sketch"])
+def test_leverage_of_device_chunks(on_device, rng, seed, method):
+    from nla.sampling import leverage_scores
+
+    A = _lev_input(rng)
+    kw = dict(method=method, random_state=seed, return_rank=True)
+    kw.update(sketch="sparse_sign", sketch_size=60) if method == "sketch" else None
+    ref, rank = leverage_scores(A, **kw)
+    calls = on_device()
+    for D in _device_chunkings(A):
+        tau, r = leverage_scores(D, **kw)
+        assert isinstance(tau, da.Array) and tau.chunks == D.chunks[:1] and r == rank
+        np.testing.assert_allclose(tau.compute(), ref, rtol=1e-12, atol=1e-15)
+    assert calls["row_sq_norms"] == sum(len(c) for c in CHUNKINGS)
+    assert calls["gram"] >= (2 * sum(len(c) for c in CHUNKINGS) if method == "exact" else 0)

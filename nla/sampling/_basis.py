@@ -40,13 +40,13 @@ def check_p(p, name="p"):
     return p
 
 
-def engine_input(A, function, name="A"):
+def engine_input(A, name="A"):
     """``(A, K, xp)``: ``A`` checked and cast to float64, its kernels and array namespace.
 
     A dask ``A`` is checked lazily (:func:`nla._dask.check_rows`: NaN/inf are found by the
-    per-chunk functions at compute time); its namespace is ``dask.array`` and ``K`` is None
-    (the dask drivers call the CPU kernels chunk by chunk). Dask arrays of CuPy chunks are
-    refused with a ``TypeError`` naming ``name``.
+    per-chunk functions at compute time); its namespace is ``dask.array`` and ``K`` is None:
+    the dask drivers run the kernels of the chunks' engine chunk by chunk (NumPy chunks: the
+    Numba kernels; CuPy chunks, judged by ``A._meta``: ``nla_gpu.sampling``).
     """
     from .._array import engine_of, kernels
     from .._dask import check_rows, is_dask
@@ -55,12 +55,7 @@ def engine_input(A, function, name="A"):
     if is_dask(A):
         import dask.array as da
 
-        A = check_rows(A, name)
-        if engine_of(A) == "gpu":
-            raise TypeError(f"{name}: dask arrays of CuPy chunks are not supported by "
-                            f"{function}; use NumPy chunks ({name}.map_blocks(cupy.asnumpy)) "
-                            f"or one CuPy array")
-        return A.astype(np.float64), None, da
+        return check_rows(A, name).astype(np.float64), None, da
     A = check_array(A, name)
     engine = engine_of(A)
     xp = namespaces(engine)[0]

@@ -10,10 +10,10 @@ and every later use of ``U`` (its sampled rows, the leverage ranking, the ``l_p`
 import numpy as np
 import scipy.linalg
 
+from .. import _array
 from .._dask import combine_rows, map_rows, reduce_rows
 from .._validation import check_array, unit_scale
 from ._basis import _GRAM_COND_MAX, _ONE_PASS_COND_MAX, default_rcond, tri_inv
-from ._kernels import gram
 
 
 def basis_coordinates(A, rcond=None, refine=True):
@@ -29,44 +29,63 @@ def basis_coordinates(A, rcond=None, refine=True):
     """
     n, d = A.shape
     rcond = default_rcond(A.shape) if rcond is None else rcond
+    engine = _array.engine_of(A)
     top = float(abs(A).max().compute())
     if not np.isfinite(top):
         raise ValueError("A contains NaN or infinity")
     c = unit_scale(top) if top > 0 else 1.0
     T0 = np.eye(d) / c
-    G = _gram(A, T0)
+    G = _gram(A, T0, engine)
     ev = np.linalg.eigvalsh(G)
     if d <= n and ev[0] > 0 and ev[-1] <= _GRAM_COND_MAX * ev[0]:
         R1 = np.linalg.cholesky(G).T
         X1 = T0 @ tri_inv(R1)
         if not refine and ev[-1] <= _ONE_PASS_COND_MAX * ev[0]:
             return X1, d, np.linalg.svd(R1, compute_uv=False) * c
-        R2 = np.linalg.cholesky(_gram(A, X1)).T
+        R2 = np.linalg.cholesky(_gram(A, X1, engine)).T
         X = X1 @ tri_inv(R2)
         return X, d, np.linalg.svd(R2 @ R1, compute_uv=False) * c
-    Rs = combine_rows(_r_factor, A, combine=np.concatenate, shared=(c,))
+    Rs = combine_rows(_r_factor, A, combine=np.concatenate, shared=(c, engine))
     R = scipy.linalg.qr(Rs, mode="r", check_finite=False)[0][:d]
     W, s, Vt = np.linalg.svd(R)
     rank = int(np.sum(s > rcond * s[0])) if s.size and s[0] > 0 else 0
     return Vt[:rank].T / (s[:rank] * c), rank, s * c
 
 
-def _gram(A, T):
-    return reduce_rows(_gram_block, A, shape=(T.shape[1], T.shape[1]), shared=(T,))
+def _gram(A, T, engine):
+    return reduce_rows(_gram_block, A, shape=(T.shape[1], T.shape[1]), shared=(T, engine))
 
 
-def _gram_block(row0, a, T):
-    return gram(_block(a) @ T)
+def _gram_block(row0, a, T, engine):
+    K, xp = block_engine(engine)
+    return K.gram(_block(a, engine) @ xp.asarray(T))
 
 
-def _r_factor(row0, a, c):
-    a = _block(a) / c
-    return scipy.linalg.qr(a, mode="r", check_finite=False)[0] if a.shape[0] else a
+def _r_factor(row0, a, c, engine):
+    K, _ = block_engine(engine)
+    a = _block(a, engine) / c
+    return K.r_factor(a) if a.shape[0] else _array.to_host(a)
 
 
-def _block(a):
-    # One chunk of A, its values checked when it is computed.
-    return check_array(a, "A", min_size=0).astype(np.float64, copy=False)
+def _block(a, engine="cpu"):
+    # One chunk of A on its engine (CuPy for 'gpu'), its values checked when it is computed.
+    a = check_array(a, "A", min_size=0)
+    return _array.to_engine(a, engine).astype(np.float64, copy=False)
+
+
+def block_engine(engine):
+    """``(K, xp)``: the sampling kernels and array module of ``engine``, looked up in the block.
+
+    The drivers pass the engine of a dask ``A`` (``'gpu'`` for CuPy chunks, from its meta) to
+    every per-block function, which runs on its block's device: ``nla_gpu.sampling`` and CuPy
+    for device chunks; small host factors are moved over with ``xp.asarray``.
+    """
+    return _array.kernels("sampling", engine), _array.namespaces(engine)[0]
+
+
+def row_meta(engine, ndim=1):
+    """``meta`` of per-row outputs: an empty NumPy or CuPy array (the chunks' library)."""
+    return _array.namespaces(engine)[0].empty((0,) * ndim, dtype=np.float64)
 
 
 class DaskBasis:

@@ -26,6 +26,11 @@ def householder_qr(A):
     return sla.qr(A, mode="economic", check_finite=False)
 
 
+def r_factor(A):
+    """``R`` of the QR of ``A`` alone (host array; the blocks of a TSQR)."""
+    return sla.qr(A, mode="r", check_finite=False)[0]
+
+
 @njit(parallel=True, cache=True, fastmath=_FAST)
 def _gram_parts(U, g, parts):
     # Each thread sums the lower triangle of its own block of rows into its own d x d slab,

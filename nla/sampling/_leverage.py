@@ -82,7 +82,7 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
     (5.0, True)
     """
     origin = Origin(A)
-    A, K, xp = engine_input(A, "leverage_scores")
+    A, K, xp = engine_input(A)
     method = check_choice(method, "method", {"exact", "sketch"})
     if rcond is not None:
         rcond = check_scalar(rcond, "rcond", low=0.0, high=1.0, high_open=True)

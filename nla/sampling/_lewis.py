@@ -98,7 +98,7 @@ def lewis_weights(A, p, *, tol=1e-8, max_iter=500, damping=None, anderson=ANDERS
     (True, 4.0, True)
     """
     origin = Origin(A)
-    A, K, xp = engine_input(A, "lewis_weights")
+    A, K, xp = engine_input(A)
     p = check_p(p)
     tol = check_scalar(tol, "tol", low=0.0, low_open=True)
     max_iter = check_int(max_iter, "max_iter", low=1)

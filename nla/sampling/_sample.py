@@ -107,7 +107,7 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
     (True, 400)
     """
     origin = Origin(A)
-    A, K, xp = engine_input(A, "sensitivity_sample")
+    A, K, xp = engine_input(A)
     p = check_p(p)
     n, d = A.shape
     m = check_int(m, "m", low=d, high=n)

@@ -87,7 +87,7 @@ def lp_sensitivities(A, p, *, method="lewis", random_state=None):
     (True, True)
     """
     origin = Origin(A)
-    A, K, xp = engine_input(A, "lp_sensitivities")
+    A, K, xp = engine_input(A)
     p = check_p(p)  # at most P_MAX: r^p and beta^p leave float64 (wcb at p ~ 700 for r = 3)
     method = check_choice(method, "method", {"lewis", "root_leverage", "wcb", "exact"})
     seed = check_seed(random_state)
