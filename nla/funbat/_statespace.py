@@ -78,14 +78,6 @@ def _transition_into(kind, ell, var, delta, A, Q):
 
 
 @njit(cache=True)
-def _copy2(dst, src):
-    # dst[:, :] = src without Numba's shape-error path (seconds of compilation)
-    for a in range(dst.shape[0]):
-        for b in range(dst.shape[1]):
-            dst[a, b] = src[a, b]
-
-
-@njit(cache=True)
 def _symmetrize(P):
     n = P.shape[0]
     for a in range(n):
@@ -93,23 +85,6 @@ def _symmetrize(P):
             v = 0.5 * (P[a, b] + P[b, a])
             P[a, b] = v
             P[b, a] = v
-
-
-@njit(cache=True)
-def _matmul(a, b, out, transpose_b):
-    # out = a @ b (or a @ b.T) for small matrices, without allocating.
-    n, m = out.shape
-    inner = a.shape[1]
-    for i in range(n):
-        for j in range(m):
-            acc = 0.0
-            if transpose_b:
-                for t in range(inner):
-                    acc += a[i, t] * b[j, t]
-            else:
-                for t in range(inner):
-                    acc += a[i, t] * b[t, j]
-            out[i, j] = acc
 
 
 @njit(cache=True)
@@ -378,27 +353,32 @@ def _interpolate(start, stop, xq, coords, mf, Pf, ms, Ps, kind, ell, var, mean, 
     G = np.empty((D, D))
     work = np.empty((D, D))
     Gd = np.empty((d, d))
+    A1, Q1 = np.empty((d, d)), np.empty((d, d))  # (A, Q) of the steps into / out of x
+    A2, Q2 = np.empty((d, d)), np.empty((d, d))
     for t in range(start, stop):
         x = xq[t]
         j = np.searchsorted(coords, x)  # coords[j-1] < x <= coords[j]
         if j < J and coords[j] == x:
             for a in range(D):
                 m[a] = ms[j, a]
-            _copy2(P, Ps[j])
+                for b in range(D):
+                    P[a, b] = Ps[j, a, b]
         elif j == J:
-            Ad, Qd = transition(kind, ell, var, x - coords[J - 1])
-            _block_vec(Ad, ms[J - 1], m)
-            _sandwich(Ad, Ps[J - 1], T1, P)
-            _add_block(P, Qd)
+            _transition_into(kind, ell, var, x - coords[J - 1], A1, Q1)
+            _block_vec(A1, ms[J - 1], m)
+            _sandwich(A1, Ps[J - 1], T1, P)
+            _add_block(P, Q1)
         elif j == 0:
             # Backward kernel of the stationary chain: s(x) | s(c_1) has gain P∞ A' P∞^-1,
             # block diagonal like A (P∞ is diagonal).
-            Ad, Qd = transition(kind, ell, var, coords[0] - x)
+            _transition_into(kind, ell, var, coords[0] - x, A1, Q1)
             for a in range(d):
                 for b in range(d):
-                    Gd[a, b] = pinf[a, a] * Ad[b, a] / pinf[b, b]
+                    Gd[a, b] = pinf[a, a] * A1[b, a] / pinf[b, b]
             _block_vec(Gd, ms[0], m)
-            _copy2(T2, Ps[0])
+            for a in range(D):
+                for b in range(D):
+                    T2[a, b] = Ps[0, a, b]
             for c0 in range(0, D, d):  # Ps[0] - P∞
                 for a in range(d):
                     T2[c0 + a, c0 + a] -= pinf[a, a]
@@ -407,8 +387,8 @@ def _interpolate(start, stop, xq, coords, mf, Pf, ms, Ps, kind, ell, var, mean, 
                 for a in range(d):
                     P[c0 + a, c0 + a] += pinf[a, a]
         else:
-            A1, Q1 = transition(kind, ell, var, x - coords[j - 1])
-            A2, Q2 = transition(kind, ell, var, coords[j] - x)
+            _transition_into(kind, ell, var, x - coords[j - 1], A1, Q1)
+            _transition_into(kind, ell, var, coords[j] - x, A2, Q2)
             _block_vec(A1, mf[j - 1], m0)
             _sandwich(A1, Pf[j - 1], T1, P0)
             _add_block(P0, Q1)
@@ -432,11 +412,18 @@ def _interpolate(start, stop, xq, coords, mf, Pf, ms, Ps, kind, ell, var, mean, 
             for a in range(D):
                 for b in range(D):
                     T2[a, b] = Ps[j, a, b] - Pn[a, b]
-            _matmul(G, T2, T1, np.bool_(False))
-            _matmul(T1, G, P, np.bool_(True))
-            for a in range(D):
+            for a in range(D):  # T1 = G (Ps - Pn)
                 for b in range(D):
-                    P[a, b] += P0[a, b]
+                    acc = 0.0
+                    for u in range(D):
+                        acc += G[a, u] * T2[u, b]
+                    T1[a, b] = acc
+            for a in range(D):  # P = T1 G' + P0
+                for b in range(D):
+                    acc = 0.0
+                    for u in range(D):
+                        acc += T1[a, u] * G[b, u]
+                    P[a, b] = acc + P0[a, b]
         for a in range(r):
             mean[t, a] = m[a * d]
             for b in range(r):
