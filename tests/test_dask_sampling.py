@@ -547,3 +547,29 @@ def test_leverage_of_device_chunks(on_device, rng, seed, method):
         np.testing.assert_allclose(tau.compute(), ref, rtol=1e-12, atol=1e-15)
     assert calls["row_sq_norms"] == sum(len(c) for c in CHUNKINGS)
     assert calls["gram"] >= (2 * sum(len(c) for c in CHUNKINGS) if method == "exact" else 0)
+
+
+def test_lewis_of_device_chunks(on_device, rng, monkeypatch):
+    import nla.sampling._lewis as core
+    import nla.sampling._lewis_dask as on_dask
+    from nla.sampling import lewis_weights
+
+    A = _lewis_input(rng)
+    B = A.copy()
+    B[:, 4] = B[:, 0] - B[:, 1]     # rank 4: the TSQR basis (r_factor per chunk)
+    refs = [(X, p, lewis_weights(X, p)) for X, p in ((A, 1.0), (A, 3.0), (B, 1.0), (A, 2.0))]
+    with monkeypatch.context() as patch:   # the scaled-QR step, both sides
+        patch.setattr(core, "_GRAM_COND_MAX", 1.0)
+        qr_ref = lewis_weights(A, 3.0)
+    calls = on_device()
+    for D in _device_chunkings(A):
+        for X, p, ref in refs:
+            _same_weights(lewis_weights(D if X is A else da.from_array(X, chunks=D.chunks), p),
+                          ref, D.chunks[0])
+        with monkeypatch.context() as patch:
+            patch.setattr(on_dask, "_GRAM_COND_MAX", 1.0)
+            _same_weights(lewis_weights(D, 3.0), qr_ref, D.chunks[0])
+    for name in ("gram", "row_sq_norms", "row_quadratic_forms", "r_factor"):
+        assert calls[name] >= sum(len(c) for c in CHUNKINGS), name
+    zero = lewis_weights(da.zeros((50, 3), chunks=(20, 3)), 1.0)
+    assert zero.rank == 0 and not zero.weights.compute().any()

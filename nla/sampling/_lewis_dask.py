@@ -10,17 +10,18 @@ arrays, each released once nothing refers to it, so the graph does not grow with
 iterations; only scalars (maxima, the residual) and ``r x r`` / ``memory x memory`` matrices
 reach the client. The loop itself is the in-core one (:func:`nla.sampling._lewis.iterate`):
 same start, stopping rule, damping, back-off and Anderson steps, so the weights equal the
-in-core ones up to the rounding of sums taken in another order.
+in-core ones up to the rounding of sums taken in another order. Each per-block function runs
+on the chunks' engine (CuPy chunks: ``nla_gpu.sampling``), the small results on the host.
 """
 
 import numpy as np
 import scipy.linalg
 
+from .. import _array
 from .._dask import combine_rows, map_rows, reduce_rows
 from .._result import Result
 from ._basis import tri_inv
-from ._distortion_dask import _block, basis_coordinates
-from ._kernels import gram, row_quadratic_forms, row_sq_norms
+from ._distortion_dask import _block, basis_coordinates, block_engine, row_meta
 from ._lewis import _GRAM_COND_MAX, _LOG_TINY, _Anderson, iterate
 from ._scores_dask import squared_row_norms
 
@@ -29,16 +30,18 @@ def lewis_dask(A, p, *, tol, max_iter, eta, anderson, init, rcond, verbose, call
     """:func:`nla.sampling._lewis.lewis_core` for a float64 dask ``A`` (lazy weights)."""
     import dask.array as da
 
-    n = A.shape[0]
+    n, engine = A.shape[0], _array.engine_of(A)
     X, rank, _ = basis_coordinates(A, rcond, refine=(p == 2.0))
     done = dict(n_iter=0, converged=True, residual=0.0, history=[], damping=eta)
     if rank == 0:
-        return Result(weights=da.zeros(n, chunks=A.chunks[0]), rank=0, **done)
+        return Result(weights=da.zeros(n, chunks=A.chunks[0], meta=row_meta(engine)), rank=0,
+                      **done)
     if p == 2.0:  # Lewis weights of p = 2 are the leverage scores
         return Result(weights=squared_row_norms(A, X), rank=rank, **done)
-    first = _keep(map_rows(_start_block, A, tail=(2,), shared=(X,)))
+    first = _keep(map_rows(_start_block, A, tail=(2,), meta=row_meta(engine, 2),
+                           shared=(X, engine)))
     tau, mask = first[:, 0], first[:, 1] > 0   # zero rows: left out, weight 0
-    u = da.zeros(n, chunks=A.chunks[0])
+    u = da.zeros_like(tau)
     if init == "leverage":
         u = 0.5 * p * da.log(da.maximum(tau, 1e-300))
         u = u + (np.log(rank) - float(da.log(da.sum(da.where(mask, da.exp(u), 0.0)))))
@@ -47,17 +50,20 @@ def lewis_dask(A, p, *, tol, max_iter, eta, anderson, init, rcond, verbose, call
 
     def step_of(u):
         # G on each block's own largest weight, rescaled to the global one (top) here
-        top, G = combine_rows(_gram_block, A, u, combine=_rescaled_sum, shared=(X, c))
+        top, G = combine_rows(_gram_block, A, u, combine=_rescaled_sum,
+                              shared=(X, c, engine))
         ev = np.linalg.eigvalsh(G)
         if ev[0] > 0 and ev[-1] <= _GRAM_COND_MAX * ev[0]:
             T, forms = tri_inv(np.linalg.cholesky(G), lower=True), True
         else:  # a TSQR of the scaled basis, as in core a QR replaces the Gram matrix
-            R = combine_rows(_scaled_r_block, A, u, combine=np.concatenate, shared=(X, c, top))
+            R = combine_rows(_scaled_r_block, A, u, combine=np.concatenate,
+                             shared=(X, c, top, engine))
             R = scipy.linalg.qr(R, mode="r", check_finite=False)[0][:rank]
             _, s, Vt = np.linalg.svd(R)
             k = int(np.sum(s > rank * np.finfo(np.float64).eps * s[0]))
             T, forms = Vt[:k].T / s[:k], False
-        return _keep(map_rows(_step_block, A, u, shared=(X, c, top, T, forms)))
+        return _keep(map_rows(_step_block, A, u, meta=row_meta(engine),
+                              shared=(X, c, top, T, forms, engine)))
 
     def weights_of(u):
         return da.where(mask, da.exp(u), 0.0)
@@ -81,8 +87,8 @@ class _DaskAnderson(_Anderson):
 
 
 def _outer_block(row0, *vectors):
-    V = np.stack(vectors)
-    return V @ V.T
+    V = _array.namespaces(_array.engine_of(vectors[0]))[0].stack(vectors)
+    return _array.to_host(V @ V.T)
 
 
 def _rescaled_sum(parts):
@@ -95,37 +101,43 @@ def _keep(x):
     return x.persist()
 
 
-def _scaled(a, u, X, c, top):
-    # U block, its nonzero rows and the row weights g = exp(c u - max c u) (0 on zero rows)
-    a = _block(a)
-    U = np.ascontiguousarray(a @ X)
-    nz = np.any(a != 0, axis=1)
-    return U, nz, np.exp(np.where(nz, c * u - top, -np.inf))
+def _scaled(a, u, X, c, top, engine):
+    # U block, its nonzero rows and the row weights g = exp(c u - max c u) (0 on zero rows),
+    # on the block's engine
+    K, xp = block_engine(engine)
+    a = _block(a, engine)
+    U = xp.ascontiguousarray(a @ xp.asarray(X))
+    nz = xp.any(a != 0, axis=1)
+    return U, nz, xp.exp(xp.where(nz, c * xp.asarray(u) - top, -np.inf)), K, xp
 
 
-def _start_block(row0, a, X):
+def _start_block(row0, a, X, engine):
     # leverage scores (0 on zero rows) and the nonzero-row flag, the start of the iteration
-    a = _block(a)
-    nz = np.any(a != 0, axis=1)
-    return np.column_stack([np.where(nz, row_sq_norms(np.ascontiguousarray(a @ X)), 0.0), nz])
+    K, xp = block_engine(engine)
+    a = _block(a, engine)
+    nz = xp.any(a != 0, axis=1)
+    tau = xp.where(nz, K.row_sq_norms(xp.ascontiguousarray(a @ xp.asarray(X))), 0.0)
+    return xp.column_stack([tau, nz.astype(xp.float64)])
 
 
-def _gram_block(row0, a, u, X, c):
+def _gram_block(row0, a, u, X, c, engine):
     # (log of the block's largest weight, the block's G relative to it)
-    nz = np.any(a != 0, axis=1)
-    top = float(np.max(c * u[nz], initial=-np.inf))
-    U, _, g = _scaled(a, u, X, c, top if top > -np.inf else 0.0)
+    xp = block_engine(engine)[1]
+    cu = c * xp.asarray(u)[xp.any(_block(a, engine) != 0, axis=1)]
+    top = float(xp.max(cu)) if cu.shape[0] else -np.inf
+    U, _, g, K, xp = _scaled(a, u, X, c, top if top > -np.inf else 0.0, engine)
     # as in core: rows below 1e-150 of the largest weight cannot move G in float64
-    return top, gram(U, np.where(g < 1e-150, 0.0, g))
+    return top, K.gram(U, xp.where(g < 1e-150, 0.0, g))
 
 
-def _scaled_r_block(row0, a, u, X, c, top):
-    U, _, g = _scaled(a, u, X, c, top)
-    Y = U * np.sqrt(g)[:, None]
-    return scipy.linalg.qr(Y, mode="r", check_finite=False)[0] if Y.shape[0] else Y
+def _scaled_r_block(row0, a, u, X, c, top, engine):
+    U, _, g, K, xp = _scaled(a, u, X, c, top, engine)
+    Y = U * xp.sqrt(g)[:, None]
+    return K.r_factor(Y) if Y.shape[0] else _array.to_host(Y)
 
 
-def _step_block(row0, a, u, X, c, top, T, forms):
-    U, nz, g = _scaled(a, u, X, c, top)
-    tau = g * (row_quadratic_forms(U, T) if forms else row_sq_norms(U @ T))
-    return np.where(nz, np.log(np.maximum(tau, 1e-300)) - u, 0.0)
+def _step_block(row0, a, u, X, c, top, T, forms, engine):
+    U, nz, g, K, xp = _scaled(a, u, X, c, top, engine)
+    T = xp.asarray(T)
+    tau = g * (K.row_quadratic_forms(U, T) if forms else K.row_sq_norms(U @ T))
+    return xp.where(nz, xp.log(xp.maximum(tau, 1e-300)) - xp.asarray(u), 0.0)
