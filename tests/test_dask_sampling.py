@@ -573,3 +573,38 @@ def test_lewis_of_device_chunks(on_device, rng, monkeypatch):
         assert calls[name] >= sum(len(c) for c in CHUNKINGS), name
     zero = lewis_weights(da.zeros((50, 3), chunks=(20, 3)), 1.0)
     assert zero.rank == 0 and not zero.weights.compute().any()
+
+
+def test_sensitivities_of_device_chunks(on_device, rng):
+    from nla.sampling import lp_sensitivities
+
+    A = _lewis_input(rng)
+    cases = ((1.0, "lewis"), (1.5, "root_leverage"))
+    refs = [lp_sensitivities(A, p, method=method) for p, method in cases]
+    calls = on_device()
+    for D in _device_chunkings(A):
+        for (p, method), ref in zip(cases, refs):
+            got = lp_sensitivities(D, p, method=method)
+            assert isinstance(got, da.Array) and got.chunks == D.chunks[:1]
+            np.testing.assert_allclose(got.compute(), ref, rtol=1e-12, atol=0)
+    assert calls["row_sq_norms"] >= 2 * sum(len(c) for c in CHUNKINGS)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_sample_of_device_chunks(on_device, rng, seed, replace):
+    from nla.sampling import sensitivity_sample
+
+    A = _lewis_input(rng)
+    s = rng.random(400)
+    s[rng.choice(400, 30, replace=False)] = 7.0   # ties at the capping threshold
+    cases = [(1.0, "lewis", 100), (1.0, "uniform", 60), (1.0, s, 60), (1.0, s, 20)]
+    refs = [sensitivity_sample(A, p, m, scheme=scheme, replace=replace, random_state=seed)
+            for p, scheme, m in cases]
+    calls = on_device()
+    for D in _device_chunkings(A):
+        for (p, scheme, m), ref in zip(cases, refs):
+            sc = scheme if isinstance(scheme, str) else da.from_array(scheme, chunks=70)
+            _same_sample(sensitivity_sample(D, p, m, scheme=sc, replace=replace,
+                                            random_state=seed), ref)
+    assert calls["row_sq_norms"] > 0   # the Lewis scores
+    assert calls["bernoulli_mask"] == (0 if replace else 4 * sum(len(c) for c in CHUNKINGS))

@@ -8,7 +8,7 @@ sample matrix ``S A`` are ``omega_i^(1/p) a_i``.
 
 import numpy as np
 
-from .._array import Origin, to_host
+from .._array import Origin, engine_of, to_engine, to_host
 from .._dask import check_rows, is_dask
 from .._random import stream_key
 from .._result import Result
@@ -125,7 +125,9 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
         from . import _sample_dask
 
         sampler = _sample_dask.iid if replace else _sample_dask.bernoulli
-        idx, weights, prob = sampler(scores.persist(), m, key)
+        # host arrays, on the device for CuPy chunks as the in-core CuPy sample is
+        idx, weights, prob = (to_engine(v, engine_of(A)) for v in
+                              sampler(scores.persist(), m, key))
     elif replace:
         idx, weights, prob = _sample_iid(scores, m, key, K, xp)
     else:

@@ -7,37 +7,47 @@ in-core one whatever the chunking, except in a measure-zero case: the quantities
 are compared with (``q_i = min(1, alpha s_i)``, the cumulative scores) are float sums taken in
 another order, so they may differ from in-core in the last bits, and a uniform (a multiple of
 ``2^-53``) falling between the two roundings flips one row: probability about ``m`` times the
-relative rounding difference (1e-14 or less for the sums here).
+relative rounding difference (1e-14 or less for the sums here). The per-block functions run on
+the chunks' engine (CuPy chunks: ``nla_gpu.sampling``); what they return is host data.
 """
 
 import numpy as np
 
+from .. import _array
 from .._dask import combine_rows, map_rows, reduce_rows, row_offsets
 from .._random import uniform_xp
 from .._validation import check_array
-from ._distortion_dask import _block
-from ._kernels import bernoulli_mask
+from ._distortion_dask import _block, block_engine, row_meta
 
 
 def uniform_scores(A):
     """1 on the nonzero rows of ``A``, 0 on the others (lazy; values checked per chunk)."""
-    return map_rows(_uniform_block, A)
+    engine = _array.engine_of(A)
+    return map_rows(_uniform_block, A, meta=row_meta(engine), shared=(engine,))
 
 
-def _uniform_block(row0, a):
-    return np.any(_block(a) != 0, axis=1).astype(np.float64)
+def _uniform_block(row0, a, engine):
+    xp = block_engine(engine)[1]
+    return xp.any(_block(a, engine) != 0, axis=1).astype(xp.float64)
 
 
 def custom_scores(A, scores):
-    """The caller's ``scores`` (dask, row-aligned with ``A``) checked per chunk, 0 on zero rows."""
-    return map_rows(_custom_block, A, scores)
+    """The caller's ``scores`` (dask, row-aligned with ``A``) checked per chunk, 0 on zero rows.
+
+    A block of ``scores`` on the other engine than ``A``'s (a NumPy vector beside CuPy
+    chunks) is moved to ``A``'s, as the scores are small next to ``A``.
+    """
+    engine = _array.engine_of(A)
+    return map_rows(_custom_block, A, scores, meta=row_meta(engine), shared=(engine,))
 
 
-def _custom_block(row0, a, s):
-    s = check_array(s, "scheme", ndim=1, min_size=0).astype(np.float64, copy=False)
-    if np.any(s < 0):
+def _custom_block(row0, a, s, engine):
+    xp = block_engine(engine)[1]
+    s = _array.to_engine(check_array(s, "scheme", ndim=1, min_size=0), engine)
+    s = s.astype(xp.float64, copy=False)
+    if bool(xp.any(s < 0)):
         raise ValueError("scheme scores must be nonnegative")
-    return np.where(np.any(_block(a) != 0, axis=1), s, 0.0)
+    return xp.where(xp.any(_block(a, engine) != 0, axis=1), s, 0.0)
 
 
 def bernoulli(scores, m, key):
@@ -47,22 +57,25 @@ def bernoulli(scores, m, key):
 
     from ._sample import inclusion_alpha
 
+    engine = _array.engine_of(scores)
     n_pos, top = dask.compute((scores > 0).sum(), da.topk(scores, m))
+    n_pos, top = int(n_pos), _array.to_host(top)
     if m >= n_pos:
         q = (scores > 0).astype(np.float64)
     else:
         # the sum of the scores outside the top m (ties at the m-th one counted once each)
         t = top[-1]
         below, ties = dask.compute(da.where(scores < t, scores, 0.0).sum(), (scores == t).sum())
-        rest = float(below) + float(ties - np.sum(top == t)) * t
+        rest = float(below) + float(int(ties) - np.sum(top == t)) * t
         q = da.minimum(inclusion_alpha(top, rest, m) * scores, 1.0)
-    idx, prob = combine_rows(_bernoulli_block, q, combine=_concatenate, shared=(key,))
+    idx, prob = combine_rows(_bernoulli_block, q, combine=_concatenate, shared=(key, engine))
     return idx, 1.0 / prob, prob
 
 
-def _bernoulli_block(row0, q, key):
-    idx = np.flatnonzero(bernoulli_mask(key, q, row0))
-    return idx + row0, q[idx]
+def _bernoulli_block(row0, q, key, engine):
+    K, xp = block_engine(engine)
+    idx = xp.flatnonzero(K.bernoulli_mask(key, q, row0))
+    return _array.to_host(idx) + row0, _array.to_host(q[idx])
 
 
 def _concatenate(parts):
@@ -77,7 +90,9 @@ def iid(scores, m, key):
     ``cumsum`` for one chunk. Draw ``j`` is the row whose interval holds
     ``U(key, j, 0) * total``, counted chunk by chunk.
     """
-    totals, lasts = combine_rows(_total_block, scores, combine=lambda parts: zip(*parts))
+    engine = _array.engine_of(scores)
+    totals, lasts = combine_rows(_total_block, scores, combine=lambda parts: zip(*parts),
+                                 shared=(engine,))
     offsets = np.zeros(len(totals) + 1)
     for b, t in enumerate(totals):   # sequential, as the in-core cumsum adds
         offsets[b + 1] = offsets[b] + t
@@ -87,18 +102,20 @@ def iid(scores, m, key):
         return empty.astype(np.int64), empty, empty
     draws = uniform_xp(np, key, np.arange(m), np.zeros(m)) * total
     below = reduce_rows(_count_block, scores, shape=(m,), dtype=np.int64,
-                        shared=(draws, row_offsets(scores), offsets[:-1]))
+                        shared=(draws, row_offsets(scores), offsets[:-1], engine))
     idx, counts = np.unique(np.minimum(below, last), return_counts=True)
-    prob = scores[idx].compute() / total
+    prob = _array.to_host(scores[idx].compute()) / total
     return idx.astype(np.int64), counts / (m * prob), prob
 
 
-def _total_block(row0, s):
-    pos = np.flatnonzero(s > 0)
-    return float(np.cumsum(s)[-1]) if s.shape[0] else 0.0, int(row0 + pos[-1]) if pos.size else -1
+def _total_block(row0, s, engine):
+    xp = block_engine(engine)[1]
+    pos = xp.flatnonzero(s > 0)
+    return float(xp.cumsum(s)[-1]) if s.shape[0] else 0.0, int(row0 + pos[-1]) if pos.size else -1
 
 
-def _count_block(row0, s, draws, starts, offsets):
+def _count_block(row0, s, draws, starts, offsets, engine):
     # entries of the global cumulative scores in this chunk that are <= each draw
-    cdf = offsets[np.searchsorted(starts, row0)] + np.cumsum(s)
-    return np.searchsorted(cdf, draws, side="right").astype(np.int64)
+    xp = block_engine(engine)[1]
+    cdf = float(offsets[np.searchsorted(starts, row0)]) + xp.cumsum(s)
+    return _array.to_host(xp.searchsorted(cdf, xp.asarray(draws), side="right")).astype(np.int64)
