@@ -502,6 +502,7 @@ def on_device(gpu_twin, monkeypatch):
     import types
 
     import nla._array
+    import nla.sampling._regression as regression
 
     twin, real, calls = gpu_twin("sampling"), nla._array.kernels, collections.Counter()
 
@@ -521,6 +522,7 @@ def on_device(gpu_twin, monkeypatch):
 
     def start():
         monkeypatch.setattr(nla._array, "kernels", kernels)
+        monkeypatch.setattr(regression, "kernels", kernels)   # imported by name there
         monkeypatch.setattr(nla._array, "on_gpu", lambda x: True)
         return calls
 
@@ -608,3 +610,34 @@ def test_sample_of_device_chunks(on_device, rng, seed, replace):
                                             random_state=seed), ref)
     assert calls["row_sq_norms"] > 0   # the Lewis scores
     assert calls["bernoulli_mask"] == (0 if replace else 4 * sum(len(c) for c in CHUNKINGS))
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5])
+def test_lp_regression_of_device_chunks(on_device, rng, seed, p, monkeypatch):
+    from nla.sampling import lp_regression, sensitivity_sample
+
+    A = rng.standard_normal((400, 3))
+    b = A @ np.array([1.0, -2.0, 0.5]) + rng.standard_cauchy(400)
+    S = sensitivity_sample(np.column_stack([A, b]), p, 150, random_state=seed)
+    drawn = lp_regression(A, b, p, sample=120, random_state=seed).sample
+    calls = on_device()
+    # the in-core CuPy path (the twin kernels) on the same rows: the reference of x
+    ref = lp_regression(A, b, p, sample=S)
+    ref_m = lp_regression(A, b, p, sample=120, random_state=seed)
+    _same_sample(ref_m.sample, drawn)
+    for D in _device_chunkings(A):
+        Db = da.from_array(b, chunks=D.chunks[0])
+        for sample, want in ((S, ref), (120, ref_m)):
+            got = lp_regression(D, Db, p, sample=sample, random_state=seed)
+            _same_sample(got.sample, want.sample)
+            np.testing.assert_allclose(got.x, want.x, rtol=1e-12, atol=0)
+            assert abs(got.objective - want.objective) <= 1e-12 * want.objective
+    assert calls["row_sq_norms"] > 0 and calls["lp_norm"] > 0
+    import nla._array
+
+    host = da.from_array(b, chunks=70)   # NumPy chunks beside device ones: refused, named
+    monkeypatch.setattr(nla._array, "on_gpu", lambda x: isinstance(x, da.Array) and
+                        x.name != host.name)
+    for B in (host, b):   # a dask or an in-memory NumPy b
+        with pytest.raises(ValueError, match="A and b must live on one device"):
+            lp_regression(D, B, p, sample=S)

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .._array import Origin, engine_of, kernels, namespaces, to_host
+from .._array import Origin, engine_of, kernels, namespaces, to_engine, to_host
 from .._dask import check_rows, combine_rows, is_dask
 from .._result import Result
 from .._validation import (check_array, check_bool, check_choice, check_int, check_scalar,
@@ -159,10 +159,10 @@ def _on_dask(A, b, p, sample, scheme, replace, random_state, **options):
     A = check_rows(A, "A") if is_dask(A) else check_array(A, "A")
     n = A.shape[0]
     b = check_rows(b, "b", ndim=1) if is_dask(b) else check_array(b, "b", ndim=1)
-    for name, x in (("A", A), ("b", b)):
-        if engine_of(x) == "gpu":
-            raise TypeError(f"{name}: dask arrays of CuPy chunks (and CuPy arrays beside a dask "
-                            f"one) are not supported by lp_regression; use NumPy chunks")
+    engine = engine_of(A)
+    if engine_of(b) != engine:   # a copy of either side would hide a slow transfer
+        raise ValueError(f"A and b must live on one device: A holds {engine.upper()} data, b "
+                         f"does not (CuPy chunks beside NumPy ones); move one of them")
     if b.shape[0] != n:
         raise ValueError(f"b must have {n} entries (one per row of A), got {b.shape[0]}")
     # the in-memory one on the other's row chunks (whole rows: the blocks are paired by row)
@@ -198,21 +198,24 @@ def _on_dask(A, b, p, sample, scheme, replace, random_state, **options):
                n_rows=rows.size)
     fit = lp_regression(check_array(As, "A"), check_array(bs, "b", ndim=1), p, sample=sub,
                         **options)
-    fit.objective = _dask_lp_norm(A, b, np.asarray(to_host(fit.x), dtype=np.float64), p)
+    fit.objective = _dask_lp_norm(A, b, np.asarray(to_host(fit.x), dtype=np.float64), p, engine)
     fit.sample = sample
     return fit
 
 
-def _dask_lp_norm(A, b, x, p):
+def _dask_lp_norm(A, b, x, p, engine):
     """``||A x - b||_p`` over the chunks (one pass), each chunk summed on its own maximum."""
     return combine_rows(_lp_block, A, b, combine=lambda parts: _lp_combine(parts, p),
-                        shared=(x, p))
+                        shared=(x, p, engine))
 
 
-def _lp_block(row0, a, c, x, p):
-    r = np.abs(check_array(a, "A", min_size=0) @ x - check_array(c, "b", ndim=1, min_size=0))
-    top = float(r.max(initial=0.0))
-    return top, float(np.sum((r / top) ** p)) if top > 0 else 0.0
+def _lp_block(row0, a, c, x, p, engine):
+    xp = namespaces(engine)[0]
+    a = to_engine(check_array(a, "A", min_size=0), engine)
+    c = to_engine(check_array(c, "b", ndim=1, min_size=0), engine)
+    r = xp.abs(a @ xp.asarray(x) - c)
+    top = float(r.max()) if r.shape[0] else 0.0
+    return top, float(xp.sum((r / top) ** p)) if top > 0 else 0.0
 
 
 def _lp_combine(parts, p):
