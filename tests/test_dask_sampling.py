@@ -641,3 +641,16 @@ def test_lp_regression_of_device_chunks(on_device, rng, seed, p, monkeypatch):
     for B in (host, b):   # a dask or an in-memory NumPy b
         with pytest.raises(ValueError, match="A and b must live on one device"):
             lp_regression(D, B, p, sample=S)
+
+
+def test_distortion_of_device_chunks(on_device, rng, seed):
+    # host work in core too: the chunks are copied to the host lazily, then as for NumPy chunks
+    from nla.sampling import embedding_distortion, sensitivity_sample
+
+    A = _lewis_input(rng)
+    S = sensitivity_sample(A, 1.0, 150, random_state=seed)
+    ref = embedding_distortion(A, S, 1.0, random_state=seed).distortion
+    on_device()
+    got = embedding_distortion(da.from_array(A, chunks=(100, -1)), S, 1.0,
+                               random_state=seed).distortion
+    assert abs(got - ref) <= 1e-10 * max(ref, 1e-300)
