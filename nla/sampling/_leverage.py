@@ -54,8 +54,8 @@ def leverage_scores(A, *, method="exact", rcond=None, sketch="sparse_sign", sket
     Returns
     -------
     tau : ndarray, shape (n,)
-        float64 scores in the caller's framework. For a row-chunked dask ``A`` (NumPy
-        chunks) ``tau`` is a lazy dask array with ``A``'s row chunks: the small factor
+        float64 scores in the caller's framework. For a row-chunked dask ``A`` (NumPy or
+        CuPy chunks) ``tau`` is a lazy dask array with ``A``'s row chunks: the small factor
         (``X`` with ``A X`` orthonormal, or ``R`` of the sketch ``S A``) comes from passes over
         the chunks at the call (``'exact'``: a max pass and two Gram passes, or a TSQR pass
         when ``A`` is ill-conditioned or rank deficient; ``'sketch'``: one ``S A`` pass, kinds

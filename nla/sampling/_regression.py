@@ -61,8 +61,9 @@ def lp_regression(A, b, p, *, sample=None, scheme="lewis", replace=False, solver
     an int draws the sample with :func:`sensitivity_sample` of the dask ``[A b]`` (the same
     sample as in core for the same seed, see its Notes); only the rows ``A[indices]``,
     ``b[indices]`` are computed and gathered to the client, where the small problem is solved
-    in core; ``objective`` is then one pass over the chunks. The full-data solve
-    (``sample=None``) on dask raises ``TypeError``.
+    in core (CuPy chunks: by the CuPy path, ``x`` a CuPy array); ``objective`` is then one
+    pass over the chunks. ``A`` and ``b`` must live on one device (``ValueError`` otherwise).
+    The full-data solve (``sample=None``) on dask raises ``TypeError``.
 
     Returns
     -------

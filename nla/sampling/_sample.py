@@ -87,8 +87,9 @@ def sensitivity_sample(A, p, m, *, scheme="lewis", replace=False, random_state=N
 
     Notes
     -----
-    A row-chunked dask ``A`` (NumPy chunks; ``scheme`` scores may be a dask or NumPy vector)
-    is sampled at the call and the sample is concrete NumPy arrays: the scores are computed
+    A row-chunked dask ``A`` (NumPy or CuPy chunks; ``scheme`` scores may be a dask or NumPy
+    vector) is sampled at the call and the sample is concrete arrays (NumPy; CuPy for CuPy
+    chunks, as for a CuPy ``A``): the scores are computed
     by the passes of their scheme (see :func:`lewis_weights`, :func:`leverage_scores`) and
     persisted on the cluster, then the sampler makes a few passes over them (Bernoulli: the
     ``m`` largest scores and the sum of the others, then the kept rows chunk by chunk, with

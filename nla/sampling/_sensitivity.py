@@ -61,7 +61,7 @@ def lp_sensitivities(A, p, *, method="lewis", random_state=None):
     -------
     ndarray, shape (n,)
         float64 values in ``[0, 1]`` in the caller's framework. For ``p = 2`` every method
-        returns the leverage scores. For a row-chunked dask ``A`` (NumPy chunks) a lazy dask
+        returns the leverage scores. For a row-chunked dask ``A`` (NumPy/CuPy chunks) a lazy dask
         array with ``A``'s row chunks: ``'lewis'`` runs the Lewis iteration's passes at the
         call (see :func:`lewis_weights`) and the bounds are elementwise on its persisted
         weights; ``'root_leverage'`` is the lazy leverage scores' power. ``'wcb'`` and
