@@ -18,7 +18,7 @@ def householder_qr(A):
 
 
 def r_factor(A):
-    """``R`` of the QR of ``A`` alone, as a host array (the blocks of a TSQR)."""
+    """``R`` of the QR of ``A`` alone, ``min(n, d) x d``, as a host array (TSQR blocks)."""
     return cupy.asnumpy(cupy.linalg.qr(A, mode="r"))
 
 

@@ -654,3 +654,19 @@ def test_distortion_of_device_chunks(on_device, rng, seed):
     got = embedding_distortion(da.from_array(A, chunks=(100, -1)), S, 1.0,
                                random_state=seed).distortion
     assert abs(got - ref) <= 1e-10 * max(ref, 1e-300)
+
+
+def test_r_factor_kernels(gpu_twin, rng):
+    # the TSQR blocks' R on both engines: R^T R = A^T A, upper triangular, host arrays
+    from nla.sampling import _kernels as K
+
+    G = gpu_twin("sampling")
+    for n in (40, 3):   # tall and wide blocks: min(n, d) rows
+        A = rng.standard_normal((n, 5)) * np.array([1.0, 1e3, 1e-3, 1.0, 10.0])
+        for M in (G, K):
+            R = M.r_factor(A)
+            assert isinstance(R, np.ndarray) and R.shape == (min(n, 5), 5)
+            assert not np.tril(R, -1).any()
+            # backward stable QR: R^T R = A^T A to eps ||A||^2 (entrywise, any conditioning)
+            np.testing.assert_allclose(R.T @ R, A.T @ A, rtol=0,
+                                       atol=1e-13 * np.linalg.norm(A, 2) ** 2)

@@ -27,8 +27,8 @@ def householder_qr(A):
 
 
 def r_factor(A):
-    """``R`` of the QR of ``A`` alone (host array; the blocks of a TSQR)."""
-    return sla.qr(A, mode="r", check_finite=False)[0]
+    """``R`` of the QR of ``A`` alone, ``min(n, d) x d`` (host array; the blocks of a TSQR)."""
+    return sla.qr(A, mode="r", check_finite=False)[0][:min(A.shape)]
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
