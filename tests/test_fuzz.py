@@ -422,7 +422,7 @@ CASES = [
     Case("SparseRandomProjection.fit_transform sparse",
          lambda rng: dict(X=sp.random(15, 60, density=0.3, format="csr", random_state=rng),
                           n_components=8, random_state=int(rng.integers(2**32))),
-         _srp_fit_transform, dict(X=Sparse())),
+         _srp_fit_transform, dict(X=Sparse()), scale=[(("X",), 1)]),
     Case("SparseRandomProjection.transform",
          lambda rng: dict(X_fit=rng.standard_normal((10, 40)), X=rng.standard_normal((6, 40)),
                           n_components=5, random_state=int(rng.integers(2**32))),
@@ -517,7 +517,8 @@ CASES = [
     Case("lstsq sparse",
          lambda rng: dict(A=sp.random(60, 3, density=0.5, format="csr", random_state=rng),
                           b=rng.standard_normal(60), random_state=int(rng.integers(2**32))),
-         nla.lstsq, dict(A=Sparse()), out=lambda r: r.x, rtol=1e-9),
+         nla.lstsq, dict(A=Sparse()), out=lambda r: r.x, rtol=1e-9,
+         scale=[(("A", "b"), 0), (("b",), 1)], scale_rtol=1e-8),
     # sampling
     Case("leverage_scores",
          lambda rng: dict(A=rng.standard_normal((40, 3)),
