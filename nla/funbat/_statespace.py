@@ -163,7 +163,7 @@ def kalman_smoother(gaps, lam, eta, kind, ell, var):
     their own overloads (``FunBaT.fit``'s first call pays this compilation).
     """
     J, r = eta.shape
-    d = 1 if kind == MATERN12 else 2
+    d = state_dim(kind)
     D = d * r
     mf, mp = np.zeros((J, D)), np.zeros((J, D))
     Pf, Pp = np.zeros((J, D, D)), np.zeros((J, D, D))
