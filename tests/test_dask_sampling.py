@@ -81,14 +81,21 @@ def _lev_input(rng, n=400, d=6):
     return A
 
 
-@pytest.mark.parametrize("method", ["exact", "sketch"])
-def test_leverage_of_dask_equals_in_core(dask_client, rng, seed, method):
+def _lev_case(rng, seed, method):
+    # (A, leverage_scores keywords, in-core (tau, rank))
     from nla.sampling import leverage_scores
 
     A = _lev_input(rng)
     kw = dict(method=method, random_state=seed, return_rank=True)
     kw.update(sketch="sparse_sign", sketch_size=60) if method == "sketch" else None
-    ref, rank = leverage_scores(A, **kw)
+    return A, kw, leverage_scores(A, **kw)
+
+
+@pytest.mark.parametrize("method", ["exact", "sketch"])
+def test_leverage_of_dask_equals_in_core(dask_client, rng, seed, method):
+    from nla.sampling import leverage_scores
+
+    A, kw, (ref, rank) = _lev_case(rng, seed, method)
     for chunks in CHUNKINGS:
         tau, r = leverage_scores(da.from_array(A, chunks=(chunks, -1)), **kw)
         assert isinstance(tau, da.Array) and tau.chunks[0] == chunks and r == rank == 6
@@ -538,10 +545,7 @@ def _device_chunkings(A):
 def test_leverage_of_device_chunks(on_device, rng, seed, method):
     from nla.sampling import leverage_scores
 
-    A = _lev_input(rng)
-    kw = dict(method=method, random_state=seed, return_rank=True)
-    kw.update(sketch="sparse_sign", sketch_size=60) if method == "sketch" else None
-    ref, rank = leverage_scores(A, **kw)
+    A, kw, (ref, rank) = _lev_case(rng, seed, method)
     calls = on_device()
     for D in _device_chunkings(A):
         tau, r = leverage_scores(D, **kw)
