@@ -367,6 +367,25 @@ def _altmin_problem(rng):
                 cols=rng.integers(0, n, 5))
 
 
+def _altmin_score(Xs, ys, **kw):
+    est, data = _estimator(nla.AltMinCompleter, ("X", "y", "shape", "rows", "cols"), kw)
+    return est.fit(data["X"], data["y"], shape=data["shape"]).score(Xs, ys)
+
+
+def _altmin_score_problem(rng):
+    kw = _altmin_problem(rng)
+    m, n = kw["shape"]
+    M = np.zeros((m, n))
+    M[kw["X"][:, 0], kw["X"][:, 1]] = kw["y"]
+    Xs = kw["X"][rng.choice(len(kw["y"]), 8, replace=False)]
+    return dict(kw, Xs=Xs, ys=M[Xs[:, 0], Xs[:, 1]] + 0.1 * rng.standard_normal(8))
+
+
+def _altmin_dense(**kw):
+    est, data = _estimator(nla.AltMinCompleter, ("X", "y", "shape", "rows", "cols"), kw)
+    return est.fit(data["X"], data["y"], shape=data["shape"]).to_dense()
+
+
 def _subgm(**kw):
     est, data = _estimator(nla.SubGMRecovery, ("A", "y"), kw)
     return est.fit(nla.DenseMeasurements(data["A"]), data["y"]).X_
@@ -602,6 +621,13 @@ CASES = [
               rank=Int(1, size=True), max_iter=Int(1), tol=Real(0), reg=Real(0),
               random_state=Seed(), solver=Choice(), biases=Bool(), verbose=Bool()),
          scale=[(("y",), 1)], scale_rtol=1e-8, rtol=1e-9),
+    Case("AltMinCompleter.score", _altmin_score_problem, _altmin_score,
+         dict(Xs=Arr(bad=[("3 columns", lambda x: np.c_[x, x[:, 0]]),
+                          ("out of range", lambda x: x + 100)], int_ok=False),
+              ys=Arr((1,), bad=[("wrong length", lambda x: x[:-1])])),
+         scale=[(("y", "ys"), 1)], scale_rtol=1e-8, rtol=1e-9, names={"Xs": "X", "ys": "y"}),
+    Case("AltMinCompleter.to_dense", _altmin_problem, _altmin_dense, {},
+         scale=[(("y",), 1)], scale_rtol=1e-8, rtol=1e-9),
     Case("SubGMRecovery.fit", _subgm_problem, _subgm,
          dict(y=Arr((1,), bad=[("wrong length", lambda x: x[:-1])]),
               A=Arr((3,)),
@@ -831,7 +857,7 @@ def test_valid_call_works(case):
         assert k in case.mutates or _same_snapshot(before[k], v), f"{k} was modified"
 
 
-@pytest.mark.parametrize("case", CASES, ids=repr)
+@pytest.mark.parametrize("case", [c for c in CASES if c.specs], ids=repr)
 @FUZZ
 @given(data=st.data())
 def test_corrupted_argument_is_named(case, data):
