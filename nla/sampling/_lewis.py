@@ -79,8 +79,8 @@ def lewis_weights(A, p, *, tol=1e-8, max_iter=500, damping=None, anderson=ANDERS
 
     Notes
     -----
-    A row-chunked dask ``A`` (NumPy or CuPy chunks) runs the same iteration, Anderson steps,
-    at the call: the basis coordinates from passes over the chunks (as for
+    A row-chunked dask ``A`` (NumPy or CuPy chunks) runs the same iteration (Anderson steps
+    included) at the call: the basis coordinates from passes over the chunks (as for
     :func:`leverage_scores`), then per iteration one pass for the weighted Gram matrix and one
     for the per-row step, with the log weights, steps and Anderson's ``anderson`` secant
     vectors persisted on the cluster (so the cluster holds about ``2 anderson + 3`` vectors of
