@@ -417,16 +417,18 @@ def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
                          f"auto: {why}; the Gram matrix of A R^-1 is not positive definite: "
                          "sketch-and-precondition")
 
-    def solve(gy):  # gy = Y^T r (Y = A T): dz = (Y^T Y)^-1 gy, dx = T dz
+    def solve_y(gy):  # gy = Y^T r (Y = A T): dz = (Y^T Y)^-1 gy, dx = T dz
         dz = scipy.linalg.cho_solve((L, True), gy)
         return T @ dz, (dz * gy).sum(axis=0)
 
-    x = solve(HY)[0]
+    def solve(g):  # the refinement's g = A^T r (one compensated pass, as normal_refined's)
+        return solve_y(T.T @ g)
+
+    x = solve_y(HY)[0]
     condY = float(np.linalg.cond(GY))
     note = (f"auto: {why}; sketch-preconditioned Cholesky-QR (cond(S A) {s[0] / s[-1]:.1e}, "
             f"Gram of A R^-1 {condY:.1f})")
-    out = _refine(P, "cholesky_qr", x, solve, min(0.5, 10 * unit * condY * s[0] / s[-1]), note,
-                  xp.asarray(T))
+    out = _refine(P, "cholesky_qr", x, solve, min(0.5, 10 * unit * condY * s[0] / s[-1]), note)
     out.update(sketch=sketch, sketch_size=m)
     return out
 
