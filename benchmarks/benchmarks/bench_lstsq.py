@@ -302,3 +302,20 @@ class LstsqSparseRatios(_Ratios):
     param_names = ["problem", "peer"]
     solvers = SPARSE_SOLVERS
     make = staticmethod(sparse_problem)
+
+
+if __name__ == "__main__":
+    # Quick same-process ratios without asv: cd benchmarks && python -m benchmarks.bench_lstsq
+    # [problem ...] (default: the 2^20 x 50 ones).
+    import sys
+
+    auto = DENSE_SOLVERS["auto"]
+    for name in sys.argv[1:] or [p for p in DENSE if p.startswith("2^20")]:
+        A, b, x0 = dense_problem(name)
+        auto(A[:8 * A.shape[1]], b[:8 * A.shape[1]])
+        vs_normal = speedup(lambda: auto(A, b), lambda: normal_equations(A, b), repeat=5)
+        vs_gelsd = speedup(lambda: auto(A, b), lambda: gelsd(A, b), repeat=1)
+        print(f"{name}: auto at {1 / vs_normal:.2f}x normal equations' time, "
+              f"{vs_gelsd:.1f}x faster than gelsd; error auto "
+              f"{rel_error(auto(A, b), x0):.1e}, gelsd {rel_error(gelsd(A, b), x0):.1e}",
+              flush=True)

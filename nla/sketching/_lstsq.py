@@ -433,22 +433,22 @@ def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
     return out
 
 
-def _refine(P, method, x, solve, rho, note, T=None):
+def _refine(P, method, x, solve, rho, note):
     """Refinement steps ``x += (A^T A)^-1 A^T (b - A x)``, one fused pass each.
 
-    With ``T`` the gradient is taken in the preconditioned coordinates, ``(A T)^T r``, whose
-    rounding error does not grow with cond(A). ``solve`` maps the gradient to the step ``dx``
-    (and ``dx^T A^T r``) through the factored ``(A^T A)^-1``; ``rho`` is the expected
-    contraction of the error per step (about ``eps * cond`` of the factorization). After step ``k`` the error is
-    about ``rho * ||dx_k||``: stop when that is below ``eps * ||x||`` (working accuracy),
-    or when a correction no longer halves (rounding reached).
+    The pass gives ``g = A^T r`` (compensated sums on the CPU: at the solution it is a sum of
+    ``n`` terms that cancel) and ``||r||**2``. ``solve`` maps ``g`` to the step ``dx`` (and
+    ``dx^T A^T r``) through the factored ``(A^T A)^-1``; ``rho`` is the expected contraction
+    of the error per step (about ``eps * cond`` of the factorization). After step ``k`` the
+    error is about ``rho * ||dx_k||``: stop when that is below ``eps * ||x||`` (working
+    accuracy), or when a correction no longer halves (rounding reached).
     """
     xp = P.K.xp
     unit = float(np.finfo(P.B.dtype).eps)
     previous, steps = None, 0
     status = "maxiter"
     while steps < MAX_REFINE:
-        g, rss = (to_host(v) for v in P.residual(xp.asarray(x), T=T))
+        g, rss = (to_host(v) for v in P.residual(xp.asarray(x)))
         dx, proj = solve(g)
         steps += 1
         x = x + dx
