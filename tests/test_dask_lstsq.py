@@ -57,7 +57,9 @@ def test_auto_ill_conditioned_and_rank_deficient_on_dask(client, rng, seed):
     res = nla.lstsq(chunked(A, (1300,)), b, random_state=seed)
     ref = nla.lstsq(A, b, random_state=seed)
     assert res.method == "cholesky_qr" == ref.method and res.converged
-    np.testing.assert_allclose(res.x, ref.x, rtol=1e-6)  # both to kappa * eps of x*
+    # Both within ~kappa eps ||x*|| of x*, normwise: a component near zero can differ by more
+    # than 1e-6 of itself (1.5e-6 at NLA_TEST_SEED=1920797500), so compare against max |x|.
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-6, atol=1e-6 * np.abs(ref.x).max())
     B = rng.standard_normal((n, d))
     B[:, 3] = 2.0 * B[:, 1]
     with pytest.warns(nla.sketching._lstsq.RankDeficientWarning):
