@@ -381,6 +381,18 @@ def _altmin_score_problem(rng):
     return dict(kw, Xs=Xs, ys=M[Xs[:, 0], Xs[:, 1]] + 0.1 * rng.standard_normal(8))
 
 
+def _altmin_fold_in(Xf, yf, **kw):
+    est, data = _estimator(nla.AltMinCompleter, ("X", "y", "shape", "rows", "cols"), kw)
+    return est.fit(data["X"], data["y"], shape=data["shape"]).fold_in(Xf, yf).U
+
+
+def _altmin_fold_in_problem(rng):
+    kw = _altmin_problem(rng)
+    n = kw["shape"][1]
+    Xf = np.c_[np.repeat(np.arange(3), n), np.tile(np.arange(n), 3)]   # 3 new, full rows
+    return dict(kw, Xf=Xf, yf=rng.standard_normal(3 * n))
+
+
 def _altmin_dense(**kw):
     est, data = _estimator(nla.AltMinCompleter, ("X", "y", "shape", "rows", "cols"), kw)
     return est.fit(data["X"], data["y"], shape=data["shape"]).to_dense()
@@ -411,6 +423,17 @@ def _funbat_problem(rng):
     return dict(coords=X, y=np.sin(3 * X[:, 0]) + X[:, 1], coords_new=rng.uniform(size=(5, 2)),
                 rank=2, lengthscale=0.3, variance=1.0, n_epochs=3, damping=0.5, warmup_epochs=1,
                 cp=False, random_state=int(rng.integers(2**32)), verbose=False, n_init=1)
+
+
+def _funbat_score(coords_s, ys, **kw):
+    est, data = _estimator(nla.FunBaT, ("coords", "y", "coords_new"), kw)
+    return est.fit(data["coords"], data["y"]).score(coords_s, ys)
+
+
+def _funbat_score_problem(rng):
+    kw = _funbat_problem(rng)
+    X = rng.uniform(size=(8, 2))
+    return dict(kw, coords_s=X, ys=np.sin(3 * X[:, 0]) + X[:, 1])
 
 
 def _cos_sum(scale):
@@ -626,6 +649,13 @@ CASES = [
                           ("out of range", lambda x: x + 100)], int_ok=False),
               ys=Arr((1,), bad=[("wrong length", lambda x: x[:-1])])),
          scale=[(("y", "ys"), 1)], scale_rtol=1e-8, rtol=1e-9, names={"Xs": "X", "ys": "y"}),
+    Case("AltMinCompleter.fold_in", _altmin_fold_in_problem, _altmin_fold_in,
+         dict(Xf=Arr(bad=[("3 columns", lambda x: np.c_[x, x[:, 0]]),
+                          ("column out of range", lambda x: x + [0, 100]),
+                          ("negative index", _negative)], int_ok=False),
+              yf=Arr((1,), bad=[("wrong length", lambda x: x[:-1])])),
+         # U_ and V_ are balanced (each carries sqrt(c)), so the folded-in U scales as sqrt(c)
+         scale=[(("y", "yf"), 0.5)], scale_rtol=1e-8, rtol=1e-9, names={"Xf": "X", "yf": "y"}),
     Case("AltMinCompleter.to_dense", _altmin_problem, _altmin_dense, {},
          scale=[(("y",), 1)], scale_rtol=1e-8, rtol=1e-9),
     Case("SubGMRecovery.fit", _subgm_problem, _subgm,
@@ -720,6 +750,13 @@ CASES = [
               warmup_epochs=Int(0), cp=Bool(), random_state=Seed(), verbose=Bool(),
               n_init=Int(1)),
          scale=[(("y",), 1)], scale_rtol=1e-8, rtol=1e-9, names={"coords_new": "coords"}),
+    Case("FunBaT.score", _funbat_score_problem, _funbat_score,
+         dict(coords_s=Arr(bad=[("other rows", lambda x: x[:-1]),
+                                ("other columns", lambda x: x[:, :1])]),
+              ys=Arr((1, 2), bad=[("other length", lambda x: x[:-1]),   # (n, 1): flattened
+                                  ("2 columns", lambda x: np.c_[x, x])])),
+         scale=[(("y", "ys"), 0)], scale_rtol=1e-8, rtol=1e-9,
+         names={"coords_s": "coords", "ys": "y"}),
     Case("hippo",
          lambda rng: dict(N=2 * int(rng.integers(1, 6)), kind=str(rng.choice(["legs", "legt",
                                                                                "fout"]))),

@@ -93,6 +93,8 @@ def parse_observed(X, shape=None, duplicates="raise", y=None):
                              f"shape {tuple(y.shape)}")
         if X.shape[0] == 0:
             raise ValueError("X has no observed entries")
+        if X.dtype.kind not in "iu":   # before the sizes are read off the ids
+            raise TypeError(f"X[:, 0] must be integer indices, got dtype {X.dtype}")
         rows, cols, vals, values, ids = X[:, 0], X[:, 1], y, "y", ("X[:, 0]", "X[:, 1]")
         # missing sizes default to one past the largest id
         shape = (None, None) if shape is None else shape

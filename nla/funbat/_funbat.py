@@ -398,6 +398,25 @@ class FunBaT(RegressorMixin, BaseEstimator):
         std = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
         return origin.restore(mean), origin.restore(np.ascontiguousarray(std))
 
+    def score(self, coords, y, sample_weight=None):
+        """Coefficient of determination R^2 of :meth:`predict` at ``coords`` against ``y``.
+
+        scikit-learn's ``RegressorMixin.score``, with ``coords`` and ``y`` checked (and named in
+        errors) as :meth:`fit` checks them.
+
+        Returns
+        -------
+        float
+            ``1 - sum((y - pred)**2) / sum((y - mean(y))**2)``.
+        """
+        from sklearn.metrics import r2_score
+
+        pred = to_host(self.predict(coords))
+        y = to_host(check_target(self, y, pred.shape[0], "coords"))
+        # divided by a power of two near max |y| (exact): the squares neither over- nor underflow
+        s = np.ldexp(1.0, int(np.frexp(np.max(np.abs(y)))[1]))
+        return float(r2_score(y / s, pred / s, sample_weight=sample_weight))
+
     def predict(self, coords, return_std=False, include_noise=False):
         """Posterior predictive mean (and standard deviation) at arbitrary coordinates.
 
