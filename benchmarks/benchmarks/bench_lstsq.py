@@ -153,6 +153,7 @@ class _Suite:
     parametrized by problem and solver, since asv pays a process start per function (which
     dominates the smoke run)."""
 
+    version = "1"
     timeout = 900
     number = 1
     repeat = 1
@@ -177,6 +178,7 @@ class _Accuracy:
     """Accuracy of every (problem, solver), each solved once in ``setup_cache`` (defined in
     each subclass: asv keys the cache by where the function is written)."""
 
+    version = "1"
     timeout = 3600  # scale 1: every solver on every problem in one process
     number = 1
     repeat = 1
