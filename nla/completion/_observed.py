@@ -98,7 +98,7 @@ def parse_observed(X, shape=None, duplicates="raise", y=None):
         rows, cols, vals, values, ids = X[:, 0], X[:, 1], y, "y", ("X[:, 0]", "X[:, 1]")
         # missing sizes default to one past the largest id
         shape = (None, None) if shape is None else shape
-        if len(shape) == 2 and X.dtype.kind in "iu":
+        if len(shape) == 2:
             shape = tuple(int(ids.max()) + 1 if size is None else size
                           for size, ids in zip(shape, (rows, cols)))
         shape = _check_shape(shape)
