@@ -45,8 +45,7 @@ def basis_coordinates(A, rcond=None, refine=True):
         R2 = np.linalg.cholesky(_gram(A, X1, engine)).T
         X = X1 @ tri_inv(R2)
         return X, d, np.linalg.svd(R2 @ R1, compute_uv=False) * c
-    Rs = combine_rows(_r_factor, A, combine=np.concatenate, shared=(c, engine))
-    R = scipy.linalg.qr(Rs, mode="r", check_finite=False)[0][:d]
+    R = tsqr_r(_r_factor, A, shared=(c, engine))
     W, s, Vt = np.linalg.svd(R)
     rank = int(np.sum(s > rcond * s[0])) if s.size and s[0] > 0 else 0
     return Vt[:rank].T / (s[:rank] * c), rank, s * c
@@ -61,10 +60,23 @@ def _gram_block(row0, a, T, engine):
     return K.gram(_block(a, engine) @ xp.asarray(T))
 
 
+def tsqr_r(block_r, *arrays, shared=()):
+    """The ``k x k`` R factor of a dask matrix with ``k`` columns from its row blocks' R factors.
+
+    ``block_r(row0, *blocks, *shared)`` returns one block's matrix as its R (:func:`chunk_r`);
+    the stacked R factors are factored once more on the client (one pass over the chunks).
+    """
+    Rs = combine_rows(block_r, *arrays, combine=np.concatenate, shared=shared)
+    return scipy.linalg.qr(Rs, mode="r", check_finite=False)[0][:Rs.shape[1]]
+
+
+def chunk_r(Y, K):
+    """The R factor of one block ``Y`` by the kernels ``K`` of its engine (host array)."""
+    return K.r_factor(Y) if Y.shape[0] else _array.to_host(Y)
+
+
 def _r_factor(row0, a, c, engine):
-    K, _ = block_engine(engine)
-    a = _block(a, engine) / c
-    return K.r_factor(a) if a.shape[0] else _array.to_host(a)
+    return chunk_r(_block(a, engine) / c, block_engine(engine)[0])
 
 
 def _block(a, engine="cpu"):

@@ -15,13 +15,12 @@ on the chunks' engine (CuPy chunks: ``nla_gpu.sampling``), the small results on 
 """
 
 import numpy as np
-import scipy.linalg
 
 from .. import _array
 from .._dask import combine_rows, map_rows, reduce_rows
 from .._result import Result
 from ._basis import tri_inv
-from ._distortion_dask import _block, basis_coordinates, block_engine, row_meta
+from ._distortion_dask import _block, basis_coordinates, block_engine, chunk_r, row_meta, tsqr_r
 from ._lewis import _GRAM_COND_MAX, _LOG_TINY, _Anderson, iterate
 from ._scores_dask import squared_row_norms
 
@@ -56,9 +55,7 @@ def lewis_dask(A, p, *, tol, max_iter, eta, anderson, init, rcond, verbose, call
         if ev[0] > 0 and ev[-1] <= _GRAM_COND_MAX * ev[0]:
             T, forms = tri_inv(np.linalg.cholesky(G), lower=True), True
         else:  # a TSQR of the scaled basis, as in core a QR replaces the Gram matrix
-            R = combine_rows(_scaled_r_block, A, u, combine=np.concatenate,
-                             shared=(X, c, top, engine))
-            R = scipy.linalg.qr(R, mode="r", check_finite=False)[0][:rank]
+            R = tsqr_r(_scaled_r_block, A, u, shared=(X, c, top, engine))
             _, s, Vt = np.linalg.svd(R)
             k = int(np.sum(s > rank * np.finfo(np.float64).eps * s[0]))
             T, forms = Vt[:k].T / s[:k], False
@@ -132,8 +129,7 @@ def _gram_block(row0, a, u, X, c, engine):
 
 def _scaled_r_block(row0, a, u, X, c, top, engine):
     U, _, g, K, xp = _scaled(a, u, X, c, top, engine)
-    Y = U * xp.sqrt(g)[:, None]
-    return K.r_factor(Y) if Y.shape[0] else _array.to_host(Y)
+    return chunk_r(U * xp.sqrt(g)[:, None], K)
 
 
 def _step_block(row0, a, u, X, c, top, T, forms, engine):
