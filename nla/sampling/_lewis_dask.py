@@ -19,7 +19,7 @@ import numpy as np
 from .. import _array
 from .._dask import combine_rows, map_rows, reduce_rows
 from .._result import Result
-from ._basis import tri_inv
+from ._basis import nonzero_rows, tri_inv
 from ._distortion_dask import _block, basis_coordinates, block_engine, chunk_r, row_meta, tsqr_r
 from ._lewis import _GRAM_COND_MAX, _LOG_TINY, _Anderson, iterate
 from ._scores_dask import squared_row_norms
@@ -104,7 +104,7 @@ def _scaled(a, u, X, c, top, engine):
     K, xp = block_engine(engine)
     a = _block(a, engine)
     U = xp.ascontiguousarray(a @ xp.asarray(X))
-    nz = xp.any(a != 0, axis=1)
+    nz = nonzero_rows(a, xp)
     return U, nz, xp.exp(xp.where(nz, c * xp.asarray(u) - top, -np.inf)), K, xp
 
 
@@ -112,7 +112,7 @@ def _start_block(row0, a, X, engine):
     # leverage scores (0 on zero rows) and the nonzero-row flag, the start of the iteration
     K, xp = block_engine(engine)
     a = _block(a, engine)
-    nz = xp.any(a != 0, axis=1)
+    nz = nonzero_rows(a, xp)
     tau = xp.where(nz, K.row_sq_norms(xp.ascontiguousarray(a @ xp.asarray(X))), 0.0)
     return xp.column_stack([tau, nz.astype(xp.float64)])
 
@@ -120,7 +120,7 @@ def _start_block(row0, a, X, engine):
 def _gram_block(row0, a, u, X, c, engine):
     # (log of the block's largest weight, the block's G relative to it)
     xp = block_engine(engine)[1]
-    cu = c * xp.asarray(u)[xp.any(_block(a, engine) != 0, axis=1)]
+    cu = c * xp.asarray(u)[nonzero_rows(_block(a, engine), xp)]
     top = float(xp.max(cu)) if cu.shape[0] else -np.inf
     U, _, g, K, xp = _scaled(a, u, X, c, top if top > -np.inf else 0.0, engine)
     # as in core: rows below 1e-150 of the largest weight cannot move G in float64

@@ -17,6 +17,7 @@ from .. import _array
 from .._dask import combine_rows, map_rows, reduce_rows, row_offsets
 from .._random import uniform_xp
 from .._validation import check_array
+from ._basis import nonzero_rows
 from ._distortion_dask import _block, block_engine, row_meta
 
 
@@ -28,7 +29,7 @@ def uniform_scores(A):
 
 def _uniform_block(row0, a, engine):
     xp = block_engine(engine)[1]
-    return xp.any(_block(a, engine) != 0, axis=1).astype(xp.float64)
+    return nonzero_rows(_block(a, engine), xp).astype(xp.float64)
 
 
 def custom_scores(A, scores):
@@ -47,7 +48,7 @@ def _custom_block(row0, a, s, engine):
     s = s.astype(xp.float64, copy=False)
     if bool(xp.any(s < 0)):
         raise ValueError("scheme scores must be nonnegative")
-    return xp.where(xp.any(_block(a, engine) != 0, axis=1), s, 0.0)
+    return xp.where(nonzero_rows(_block(a, engine), xp), s, 0.0)
 
 
 def bernoulli(scores, m, key):

@@ -8,6 +8,7 @@ the chunks' engine (CuPy chunks: the kernels of ``nla_gpu.sampling``, CuPy score
 
 from .. import _array
 from .._dask import map_rows
+from ._basis import nonzero_rows
 from ._distortion_dask import _block, basis_coordinates, block_engine, row_meta
 
 
@@ -27,5 +28,5 @@ def _sq_norms_block(row0, a, X, engine):
     K, xp = block_engine(engine)
     a = _block(a, engine)
     tau = K.row_sq_norms(a @ xp.asarray(X))
-    tau[~xp.any(a != 0, axis=1)] = 0.0  # exact zeros, as in core
+    tau[~nonzero_rows(a, xp)] = 0.0  # exact zeros, as in core
     return tau
