@@ -24,6 +24,8 @@ import warnings
 
 import numpy as np
 
+from ._threads import threads_for
+
 
 def is_dask(x):
     """True for a ``dask.array.Array`` (checked without importing dask)."""
@@ -94,6 +96,36 @@ def row_offsets(x):
     return np.concatenate([[0], np.cumsum(x.chunks[0][:-1])]).astype(np.int64)
 
 
+class _OneThread:
+    # ``func`` with one Numba thread: dask runs one task per worker thread, so a task must not
+    # start a thread team of its own (dask's workers set OMP_NUM_THREADS=1 for the same
+    # reason). NUMBA_NUM_THREADS in a LocalCluster's ``env`` is not enough: a spawned worker
+    # re-imports the client's script, hence Numba, before that ``env`` is applied.
+    def __init__(self, func):
+        self.func = func
+        # The task's name in dask's dashboard and task stream: the function's, or its class's.
+        self.__name__ = getattr(func, "__name__", type(func).__name__)
+
+    def __call__(self, *args):
+        with threads_for(0, minimum=1):
+            return self.func(*args)
+
+
+def task(func, nout=None):
+    """``dask.delayed(func, pure=True, nout=nout)``, each call run on one Numba thread."""
+    import dask
+
+    return dask.delayed(_OneThread(func), pure=True, nout=nout)
+
+
+def _per_block(func, arrays, shared):
+    # One delayed ``func(row0, *blocks, *shared)`` per row chunk of arrays[0].
+    call = task(func)
+    shared = _shared(shared)
+    return [call(int(row0), *blocks, *shared)
+            for row0, blocks in zip(row_offsets(arrays[0]), _aligned_blocks(arrays))]
+
+
 def _aligned_blocks(arrays):
     # Row blocks of each array, all on the first array's row chunks.
     first = arrays[0]
@@ -130,15 +162,10 @@ def map_rows(func, *arrays, tail=(), dtype=np.float64, meta=None, shared=()):
     dask.array.Array
         Shape ``(n,) + tail`` with the first array's row chunks.
     """
-    import dask
     import dask.array as da
 
-    pieces = []
-    shared = _shared(shared)
-    for row0, rows, blocks in zip(row_offsets(arrays[0]), arrays[0].chunks[0],
-                                  _aligned_blocks(arrays)):
-        part = dask.delayed(func, pure=True)(int(row0), *blocks, *shared)
-        pieces.append(da.from_delayed(part, (rows,) + tuple(tail), dtype=dtype, meta=meta))
+    pieces = [da.from_delayed(part, (rows,) + tuple(tail), dtype=dtype, meta=meta)
+              for part, rows in zip(_per_block(func, arrays, shared), arrays[0].chunks[0])]
     return da.concatenate(pieces, axis=0)
 
 
@@ -163,13 +190,10 @@ def reduce_rows(func, *arrays, shape, dtype=np.float64, meta=None, compute=True,
     array or dask.array.Array
         The sum, concrete (NumPy, or CuPy for CuPy chunks) unless ``compute=False``.
     """
-    import dask
     import dask.array as da
 
-    shared = _shared(shared)
-    parts = [da.from_delayed(dask.delayed(func, pure=True)(int(row0), *blocks, *shared),
-                             tuple(shape), dtype=dtype, meta=meta)
-             for row0, blocks in zip(row_offsets(arrays[0]), _aligned_blocks(arrays))]
+    parts = [da.from_delayed(part, tuple(shape), dtype=dtype, meta=meta)
+             for part in _per_block(func, arrays, shared)]
     total = da.stack(parts).sum(axis=0)
     return total.compute() if compute else total
 
@@ -194,7 +218,4 @@ def combine_rows(func, *arrays, combine=list, shared=()):
     """
     import dask
 
-    shared = _shared(shared)
-    parts = [dask.delayed(func, pure=True)(int(row0), *blocks, *shared)
-             for row0, blocks in zip(row_offsets(arrays[0]), _aligned_blocks(arrays))]
-    return combine(list(dask.compute(*parts)))
+    return combine(list(dask.compute(*_per_block(func, arrays, shared))))

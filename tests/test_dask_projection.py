@@ -136,6 +136,18 @@ def test_projection_is_lazy_and_reads_each_chunk_once(rng, seed):
     np.testing.assert_array_equal(out, rp.transform(X))
 
 
+def test_tasks_run_on_one_numba_thread(client, rng):
+    # Dask runs one task per worker thread; a task starting Numba's thread team on top would
+    # oversubscribe the cores (the workers' own Numba default is every core of the machine).
+    from nla._dask import map_rows
+
+    import numba
+
+    X = da.from_array(rng.standard_normal((300, 4)), chunks=(100, -1))
+    counts = map_rows(lambda row0, block: np.full(len(block), numba.get_num_threads()), X)
+    assert set(counts.compute().tolist()) == {1}
+
+
 def test_projection_bad_input(client, rng, seed):
     X = rng.standard_normal((300, 90))
     rp = SparseRandomProjection(12, random_state=seed).fit(X)

@@ -14,9 +14,8 @@ Issue 15 targets, at ``NLA_BENCH_SCALE=1``:
 
 Each class measures once, in ``setup_cache``, on one cluster: asv runs every benchmark in a
 process of its own, and a cluster started per benchmark would cost more than the smoke run's
-measurements. The ``track_`` members report those measurements. Workers run Numba on one
-thread each (``NUMBA_NUM_THREADS=1``), so the cluster uses as many cores as it has worker
-threads. Both suites are skipped where dask.distributed is missing.
+measurements. The ``track_`` members report those measurements. nla's tasks run Numba on
+one thread each, so the cluster uses as many cores as it has worker threads. Both suites are skipped where dask.distributed is missing.
 
 Nothing defined in this module may reach a worker. asv imports its benchmark modules through an
 import hook of its own process (``benchmarks.bench_dask`` is not on ``sys.path``), which the
@@ -62,16 +61,13 @@ def _dask():
 def local_cluster(**kwargs):
     """A ``dask.distributed`` client on a LocalCluster of ``WORKERS`` processes, 1 thread each.
 
-    Numba runs one thread per worker thread (``NUMBA_NUM_THREADS=1``): its default, one thread
-    per core in every worker, oversubscribes the cores. ``kwargs`` go to ``LocalCluster``
-    (``memory_limit``, for example).
+    ``kwargs`` go to ``LocalCluster`` (``memory_limit``, for example).
     """
     _, distributed = _dask()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # port and dashboard notices of a local cluster
         cluster = distributed.LocalCluster(n_workers=WORKERS, threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
-                                           env={"NUMBA_NUM_THREADS": "1"}, **kwargs)
+                                           processes=True, dashboard_address=None, **kwargs)
     client = distributed.Client(cluster)
     try:
         yield client

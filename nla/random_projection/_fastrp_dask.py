@@ -10,7 +10,7 @@ added in another order (tree-summed over the chunks).
 import numpy as np
 
 from .._array import is_cupy_sparse, kernels, namespaces
-from .._dask import map_rows, reduce_rows, row_offsets
+from .._dask import map_rows, reduce_rows, row_offsets, task
 from .._validation import check_array
 from ._fastrp import add_normalized_rows, checked_adjacency, seeded_rows
 
@@ -32,11 +32,7 @@ class Propagation:
     def embedding(self, inv_deg, ell, seed, dim, density, weights, self_weight, normalize,
                   standardize, dtype, overflow):
         """The lazy ``n x dim`` embedding (see :func:`nla.fastrp` for the parameters)."""
-        import dask
         import dask.array as da
-
-        def task(func, nout=None):
-            return dask.delayed(func, pure=True, nout=nout)
 
         engine = self.engine
         blocks = self.S.to_delayed().ravel()
