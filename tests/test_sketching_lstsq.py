@@ -382,6 +382,71 @@ def test_extreme_scales_give_the_scaled_solution(method, s, rng, seed):
     np.testing.assert_allclose(x_only_b.x / s, ref.x, rtol=1e-10)
 
 
+def test_auto_routes_by_a_row_sample_and_checks_the_guess(rng, seed):
+    # Dense A in core: 4 d rows drawn at random guess cond(A) before any pass. A guess that
+    # misses the rows that make A ill conditioned sends it to the normal equations, whose own
+    # Gram check then hands it to the Cholesky-QR: still as accurate as gelsd.
+    from nla._random import below_xp, hash_xp, stream_key
+    from nla.sketching._lstsq import ESTIMATE_ROWS, STREAM_GUESS
+
+    n, d = 4000, 6
+    drawn = below_xp(hash_xp(np, stream_key(seed, STREAM_GUESS), np.arange(ESTIMATE_ROWS * d),
+                             0), n)
+    unseen = np.setdiff1d(np.arange(n), drawn)[rng.choice(n - len(set(drawn)), 3, replace=False)]
+    hidden = rng.standard_normal((n, d))
+    hidden[unseen] *= 1e9  # 3 rows carry most of A^T A: cond(A D) about 1e7
+    cases = [(rng.standard_normal((n, d)) * np.logspace(0, 2, d), "normal_refined", "Jacobi"),
+             (conditioned(rng, n, d, 1e8), "cholesky_qr", "drawn at random are ill"),
+             (hidden, "cholesky_qr", "Jacobi-scaled Gram matrix is ill conditioned")]
+    for A, method, why in cases:
+        b = A @ rng.standard_normal(d) + rng.standard_normal(n)
+        res = nla.lstsq(A, b, random_state=seed)
+        x_gelsd = scipy.linalg.lstsq(A, b, lapack_driver="gelsd")[0]
+        assert res.method == method and why in res.note and res.converged, res.note
+        err = np.linalg.norm(res.x - x_gelsd) / np.linalg.norm(x_gelsd)
+        assert err <= 1e-8, (err, res.note)
+
+
+def test_blas_bridge_matches_numpy(rng):
+    # nla._blas: SciPy's cython BLAS from Numba (no GIL); column-major conventions spelled
+    # out in the docstrings, checked here against NumPy on C-ordered arrays.
+    from nla._blas import syrk_upper, trmm_t
+
+    m, d = 37, 9
+    T = np.triu(rng.standard_normal((d, d)))
+    Y = rng.standard_normal((m, d))
+    W = Y.copy()
+    trmm_t(np.asfortranarray(T), W)
+    np.testing.assert_allclose(W, Y @ T, rtol=1e-13, atol=1e-13)
+    Y32 = Y.astype(np.float32)
+    C = np.full((d, d), 7.0, dtype=np.float32)
+    syrk_upper(Y32, C)
+    G = Y32.astype(np.float64).T @ Y32.astype(np.float64)
+    np.testing.assert_allclose(np.tril(C), np.tril(G), rtol=1e-5, atol=1e-5)
+    assert (C[np.triu_indices(d, 1)] == 7.0).all()  # the other triangle is left alone
+
+
+def test_preconditioned_gram_pass(rng):
+    # The Cholesky-QR's pass: Y = A T in float64 (A ill conditioned, T = R^-1 of a sketch),
+    # Y^T Y to float32 accuracy (Y is well conditioned, so that factors it), Y^T B in float64;
+    # exactly symmetric, the same for any layout of A.
+    from nla.sketching._kernels import gram_pass
+
+    n, d = 20000, 12
+    A = conditioned(rng, n, d, 1e8) * rng.uniform(0.5, 2.0, n)[:, None]
+    B = rng.standard_normal((n, 3))
+    R = np.linalg.qr(sketch("sparse_sign", 4 * d, n, random_state=1) @ A, mode="r")
+    T = scipy.linalg.solve_triangular(R, np.eye(d))
+    G, H = gram_pass(A, B, T)
+    Y = A @ T
+    assert np.linalg.cond(Y.T @ Y) < 20
+    assert np.array_equal(G, G.T)
+    assert np.linalg.norm(G - Y.T @ Y) <= 1e-6 * np.linalg.norm(Y.T @ Y)
+    np.testing.assert_allclose(H, Y.T @ B, rtol=1e-9, atol=1e-9 * np.abs(Y.T @ B).max())
+    G_f, H_f = gram_pass(np.asfortranarray(A), B, T)
+    assert np.array_equal(G_f, G) and np.array_equal(H_f, H)
+
+
 def test_precondition_and_auto_are_thread_count_invariant(tmp_path):
     # Bitwise the same x on 1, 2 and 4 Numba threads (fixed row chunks in every reduction;
     # one-thread BLAS on blocks): run in a fresh process allowed four threads.

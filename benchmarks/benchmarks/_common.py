@@ -44,15 +44,25 @@ def best_seconds(fn, repeat=3):
     return best, out
 
 
+#: Seconds of idle before each call that :func:`speedup` times. BLAS and OpenMP threads
+#: spin-wait for about 0.1 s after a call returns: measured, OpenBLAS's threads after a
+#: Cholesky normal-equation solve made the sketch of the next ``nla.lstsq`` call 1.6x slower
+#: (0.060 -> 0.096 s) on 2 cores, charging one side for the other's threads.
+SETTLE = 0.15
+
+
 def speedup(nla_fn, peer_fn, repeat=3):
     """Peer seconds over nla seconds, both timed here, best of ``repeat`` interleaved runs.
 
     Interleaving (nla, peer, nla, peer, ...) exposes both sides to the same background load, so
-    the ratio stays put when the machine's speed drifts. Callers compile (warm up) beforehand.
+    the ratio stays put when the machine's speed drifts; each timed call starts after
+    :data:`SETTLE` seconds of idle. Callers compile (warm up) beforehand.
     """
     t_nla = t_peer = np.inf
     for _ in range(repeat):
+        time.sleep(SETTLE)
         t_nla = min(t_nla, best_seconds(nla_fn, 1)[0])
+        time.sleep(SETTLE)
         t_peer = min(t_peer, best_seconds(peer_fn, 1)[0])
     return float(t_peer / t_nla)
 

@@ -18,6 +18,7 @@ from .._threads import one_blas_thread
 from .._validation import (check_array, check_choice, check_finite, check_int, check_scalar,
                            check_seed)
 from .._dask import is_dask
+from .._random import below_xp, hash_xp, stream_key
 from ._lstsq_passes import InCore, OnDask, OnOperator
 from ._operators import KINDS, sketch as make_sketch
 
@@ -28,6 +29,10 @@ CHOLQR_OVERSAMPLING = 4
 #: The normal-equation path is taken while cond(A D)**2 * eps stays below this (D the
 #: Jacobi scaling): each refinement step then gains at least a factor 1e4.
 NORMAL_LIMIT = 1e-5
+#: Rows per column of A drawn at random to guess cond(A) before any pass (dense A in core).
+ESTIMATE_ROWS = 4
+#: Random stream of those rows (the sketching area's streams 16, 17 are the SRHT's).
+STREAM_GUESS = 18
 #: Refinement passes of 'auto' at most (one is the rule; more at high condition numbers).
 MAX_REFINE = 8
 #: Sketch rows per column of A for sketch-and-precondition: cond(A R^-1) is about
@@ -354,53 +359,79 @@ def _host_lstsq(R, c):
 
 def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
     """The exact default: normal equations with refinement, or Cholesky-QR, or fallback."""
-    n, d = P.shape
-    K = P.K
-    xp = K.xp
-    dtype = P.B.dtype
-    unit = float(np.finfo(dtype).eps)
-    tiny = float(np.finfo(dtype).tiny)
     if isinstance(P, OnOperator):  # products only: LSRN-style iterations
         return _sketched(P, "precondition", seed, sketch, sketch_size, tol, maxiter, delta,
                          "auto: A is a LinearOperator (products only): sketch-and-precondition")
-    with np.errstate(over="ignore", invalid="ignore"):  # out of range is detected below
-        G, H = (to_host(v) for v in P.gram())
-    if not (np.isfinite(G).all() and np.isfinite(H).all()):
-        P.all_finite()  # NaN/inf in A raise here; otherwise A^T A overflowed
-    diag = np.diag(G).copy() if np.isfinite(G).all() else np.zeros(d)
-    cond2 = math.inf
-    # The plain Gram is trusted only where squaring kept every column's scale in range.
-    if diag.min() > tiny * n / unit and diag.max() < float(np.finfo(dtype).max) * unit:
-        D = 1.0 / np.sqrt(diag)
-        Gs = G * D[:, None] * D[None, :]
-        w = np.linalg.eigvalsh(Gs)
-        cond2 = w[-1] / w[0] if w[0] > 0 else math.inf
-    if cond2 * unit <= NORMAL_LIMIT:
-        C = scipy.linalg.cholesky(Gs, lower=False)
+    guess = _condition_guess(P, seed)
+    if guess is None or guess[0]**2 * float(np.finfo(P.B.dtype).eps) <= NORMAL_LIMIT and guess[1]:
+        out, why = _normal_refined(P)
+        if out is not None:
+            return out
+        if P.sparse:  # forming A R^-1 would densify A: iterate instead (LSRN-style)
+            return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
+                             f"auto: {why}; sparse A: sketch-and-precondition")
+    elif guess[1]:
+        why = f"{ESTIMATE_ROWS * P.shape[1]} rows of A drawn at random are ill conditioned " \
+              f"(cond {guess[0]:.1e} after Jacobi scaling)"
+    else:
+        why = "the Gram matrix of A would be out of range"
+    return _cholesky_qr(P, why, seed, sketch, sketch_size, tol, maxiter, delta)
 
-        # (A^T A)^-1 = T T^T with T = D C^-1. The refinement's gradient A^T r comes from one
-        # memory-bound pass (the residual norm needs that pass anyway); its rounding, about
-        # eps ||a_j|| ||r|| per column, is a backward error of A of size eps, so the refined x
-        # is as accurate as a backward stable solver's (the cond**2 ||r|| term of gelsd's).
-        T = D[:, None] * scipy.linalg.solve_triangular(C, np.eye(d, dtype=C.dtype))
 
-        def solve(g):  # (A^T A)^-1 A^T r = T (T^T A^T r)
-            gy = T.T @ g
-            return T @ gy, (gy * gy).sum(axis=0)
+def _condition_guess(P, seed):
+    """``(cond(A_s D), in_range)`` of ``4 d`` rows ``A_s`` of A drawn at random, or None.
 
-        x = T @ (T.T @ H)
-        note = (f"auto: Jacobi-scaled Gram matrix well conditioned (cond {cond2:.1e} <= "
-                f"{NORMAL_LIMIT:.0e} / eps): normal equations refined on the true residual")
-        return _refine(P, "normal_refined", x, solve, min(0.5, 10 * unit * cond2), note)
-    why = (f"the Jacobi-scaled Gram matrix is ill conditioned (cond {cond2:.1e})"
-           if math.isfinite(cond2) else "the Gram matrix of A is out of range or singular")
-    if P.sparse:  # forming A R^-1 would densify A: iterate instead (LSRN-style)
-        return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
-                         f"auto: {why}; sparse A: sketch-and-precondition")
+    Dense in-core ``A`` only, where drawing rows costs no pass over ``A``: the guess picks
+    the path tried first (refined normal equations, or the Cholesky-QR, which needs a sketch
+    but no Gram pass of ``A``), and each path checks what it needs, so a wrong guess costs
+    one pass, never accuracy. ``D`` is the Jacobi scaling; ``in_range``: the column norms
+    of the sample, scaled to ``n`` rows, square without overflow or underflow. Elsewhere
+    (sparse, on Dask) the Gram pass comes first.
+    """
+    if not isinstance(P, InCore) or P.sparse:
+        return None
+    n, d = P.shape
+    k = ESTIMATE_ROWS * d
+    rows = below_xp(hash_xp(np, stream_key(seed, STREAM_GUESS), np.arange(k), 0), n)
+    sample = to_host(P.A[P.K.xp.asarray(rows)])
+    top = float(np.abs(sample).max())
+    if not math.isfinite(top):
+        return None  # NaN/inf in A: the Gram pass finds them
+    if top == 0:
+        return math.inf, True
+    power = math.frexp(top)[1]  # scaled by 2**-power (exact), so the QR cannot underflow
+    with one_blas_thread():
+        R = np.linalg.qr(np.ldexp(sample, -power), mode="r")
+    norms = np.linalg.norm(R, axis=0)
+    if not norms.min() > 0:
+        return math.inf, True
+    w = np.linalg.svd(R / norms, compute_uv=False)
+    cond = w[0] / w[-1] if w[-1] > 0 else math.inf
+    with np.errstate(over="ignore"):  # inf: out of range
+        gram_diag = np.ldexp(norms, power)**2 * (n / k)  # of A^T A, estimated
+    return cond, _gram_in_range(gram_diag, n, P.B.dtype, margin=16.0)
+
+
+def _cholesky_qr(P, why, seed, sketch, sketch_size, tol, maxiter, delta):
+    """Sketch-preconditioned Cholesky-QR: the Gram matrix of ``Y = A R^-1``, refined.
+
+    ``R`` comes from a sketch of ``A``; when that shows ``A`` rank deficient or too ill
+    conditioned for ``Y`` to be well conditioned, sketch-and-precondition iterations instead.
+    """
+    n, d = P.shape
+    dtype = P.B.dtype
+    unit = float(np.finfo(dtype).eps)
+    tiny = float(np.finfo(dtype).tiny)
     m = sketch_size or min(n, CHOLQR_OVERSAMPLING * d)
     S = make_sketch(sketch, m, n, random_state=seed, dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        SA = to_host(P.sketch(S, with_b=False))
+    if not np.isfinite(SA).all():
+        P.all_finite()  # NaN/inf in A raise here; otherwise S A overflowed
+        raise ValueError("the magnitudes of A overflow a sketch of it (entries near the "
+                         f"largest {dtype} number): scale A down by a power of two")
     with one_blas_thread():
-        R = np.linalg.qr(to_host(P.sketch(S))[:, :d], mode="r")
+        R = np.linalg.qr(SA, mode="r")
     s = np.linalg.svd(R, compute_uv=False)
     cut = s[0] * max(m, d) * unit
     if not s[0] > 0 or s[-1] <= cut or s[0] / s[-1] * unit > 1e-3:
@@ -409,7 +440,7 @@ def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
                          f"auto: {why}; the sketch S A is {reason} "
                          f"(cond {s[0] / max(s[-1], tiny):.1e}): sketch-and-precondition")
     T = scipy.linalg.solve_triangular(R, np.eye(d, dtype=R.dtype))
-    GY, HY = (to_host(v) for v in P.gram(xp.asarray(T)))
+    GY, HY = (to_host(v) for v in P.gram(P.K.xp.asarray(T)))
     try:
         L = scipy.linalg.cholesky(GY, lower=True)
     except np.linalg.LinAlgError:
@@ -428,9 +459,57 @@ def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
     condY = float(np.linalg.cond(GY))
     note = (f"auto: {why}; sketch-preconditioned Cholesky-QR (cond(S A) {s[0] / s[-1]:.1e}, "
             f"Gram of A R^-1 {condY:.1f})")
-    out = _refine(P, "cholesky_qr", x, solve, min(0.5, 10 * unit * condY * s[0] / s[-1]), note)
+    # The CPU kernels form Y^T Y in float32 (see their gram_pass): a step contracts the
+    # error by about eps32 cond(Y^T Y), besides the working-precision rounding of the factors.
+    eps32 = float(np.finfo(np.float32).eps)
+    rho = min(0.5, 10 * condY * (eps32 + unit * s[0] / s[-1]))
+    out = _refine(P, "cholesky_qr", x, solve, rho, note)
     out.update(sketch=sketch, sketch_size=m)
     return out
+
+
+def _gram_in_range(diag, n, dtype, margin=1.0):
+    # The plain Gram is trusted only where squaring kept every column's scale in range.
+    info = np.finfo(dtype)
+    return bool(diag.min() > margin * float(info.tiny) * n / float(info.eps)
+                and diag.max() * margin < float(info.max) * float(info.eps))
+
+
+def _normal_refined(P):
+    """``(result, None)`` of the refined normal equations, or ``(None, why)`` they won't do."""
+    d = P.shape[1]
+    unit = float(np.finfo(P.B.dtype).eps)
+    with np.errstate(over="ignore", invalid="ignore"):  # out of range is detected below
+        G, H = (to_host(v) for v in P.gram())
+    if not (np.isfinite(G).all() and np.isfinite(H).all()):
+        P.all_finite()  # NaN/inf in A raise here; otherwise A^T A overflowed
+    diag = np.diag(G).copy() if np.isfinite(G).all() else np.zeros(d)
+    cond2 = math.inf
+    if _gram_in_range(diag, P.shape[0], P.B.dtype):
+        D = 1.0 / np.sqrt(diag)
+        Gs = G * D[:, None] * D[None, :]
+        w = np.linalg.eigvalsh(Gs)
+        cond2 = w[-1] / w[0] if w[0] > 0 else math.inf
+    if not cond2 * unit <= NORMAL_LIMIT:
+        return None, (f"the Jacobi-scaled Gram matrix is ill conditioned (cond {cond2:.1e})"
+                      if math.isfinite(cond2) else
+                      "the Gram matrix of A is out of range or singular")
+    C = scipy.linalg.cholesky(Gs, lower=False)
+
+    # (A^T A)^-1 = T T^T with T = D C^-1. The refinement's gradient A^T r comes from one
+    # memory-bound pass (the residual norm needs that pass anyway); its rounding, about
+    # eps ||a_j|| ||r|| per column, is a backward error of A of size eps, so the refined x
+    # is as accurate as a backward stable solver's (the cond**2 ||r|| term of gelsd's).
+    T = D[:, None] * scipy.linalg.solve_triangular(C, np.eye(d, dtype=C.dtype))
+
+    def solve(g):  # (A^T A)^-1 A^T r = T (T^T A^T r)
+        gy = T.T @ g
+        return T @ gy, (gy * gy).sum(axis=0)
+
+    x = T @ (T.T @ H)
+    note = (f"auto: Jacobi-scaled Gram matrix well conditioned (cond {cond2:.1e} <= "
+            f"{NORMAL_LIMIT:.0e} / eps): normal equations refined on the true residual")
+    return _refine(P, "normal_refined", x, solve, min(0.5, 10 * unit * cond2), note), None
 
 
 def _refine(P, method, x, solve, rho, note):

@@ -3,7 +3,7 @@
 Every pass over ``A`` that :func:`nla.lstsq` makes is one of three primitives, each a small
 sum over row blocks:
 
-* ``sketch(S)``: ``S @ [A | B]``;
+* ``sketch(S, with_b)``: ``S @ [A | B]``, or ``S @ A``;
 * ``gram(T)``: ``(Y.T @ Y, Y.T @ B)`` with ``Y = A`` or ``Y = A @ T``;
 * ``residual(V)``: ``(Y.T @ (B - A @ V), ||B - A @ V||**2)`` (``B = 0`` on request).
 
@@ -25,12 +25,12 @@ class InCore:
         self.shape = A.shape
         self.sparse = is_sparse(A)
 
-    def sketch(self, S):
+    def sketch(self, S, with_b=True):
         xp = self.K.xp
-        if self.sparse:
-            return xp.concatenate([S @ self.A, S @ self.B], axis=1)
-        if S.kind == "gaussian":  # its cost is the random numbers: draw them once for [A | B]
-            return S @ xp.concatenate([self.A, self.B], axis=1)
+        if not with_b:
+            return S @ self.A
+        if S.kind == "gaussian" and not self.sparse:  # its cost is the random numbers: draw
+            return S @ xp.concatenate([self.A, self.B], axis=1)  # them once for [A | B]
         return xp.concatenate([S @ self.A, S @ self.B], axis=1)
 
     def gram(self, T=None):
@@ -65,7 +65,7 @@ class OnOperator(InCore):
         super().__init__(K, A, B)
         self.sparse = True
 
-    def sketch(self, S):
+    def sketch(self, S, with_b=True):
         # S A = (A^T S^T)^T: the adjoint applied to blocks of the sketch's rows, explicit as a
         # sparse matrix (sparse kinds only), so sketching costs m adjoint products.
         n = self.shape[0]
@@ -77,7 +77,7 @@ class OnOperator(InCore):
             SA[i:i + width] = np.asarray(self.A.rmatmat(block), dtype=SA.dtype).T
         if not np.isfinite(SA).all():
             raise ValueError("A contains NaN or infinity (its adjoint products are not finite)")
-        return np.concatenate([SA, rows @ self.B], axis=1)
+        return np.concatenate([SA, rows @ self.B], axis=1) if with_b else SA
 
     def gram(self, T=None):
         raise NotImplementedError("a LinearOperator has no Gram pass")
@@ -106,9 +106,9 @@ class OnDask:
 
         return reduce_rows(func, self.A, self.B, shape=shape, dtype=self.dtype)
 
-    def sketch(self, S):
-        k = self.B.shape[1]
-        return self._reduce(_SketchBlock(S), (S.sketch_size, self.shape[1] + k))
+    def sketch(self, S, with_b=True):
+        k = self.B.shape[1] if with_b else 0
+        return self._reduce(_SketchBlock(S, with_b), (S.sketch_size, self.shape[1] + k))
 
     def gram(self, T=None):
         d, k = self.shape[1], self.B.shape[1]
@@ -148,11 +148,11 @@ def _sparse_rows(S, dtype):
 # Per-chunk functions as small classes (picklable for dask.distributed workers).
 
 class _SketchBlock:
-    def __init__(self, S):
-        self.S = S
+    def __init__(self, S, with_b):
+        self.S, self.with_b = S, with_b
 
     def __call__(self, row0, a, b):
-        return self.S.apply(np.concatenate([a, b], axis=1), row0=row0)
+        return self.S.apply(np.concatenate([a, b], axis=1) if self.with_b else a, row0=row0)
 
 
 class _GramBlock:
