@@ -122,21 +122,20 @@ def _per_block(func, arrays, shared):
     # One delayed ``func(row0, *blocks, *shared)`` per row chunk of arrays[0].
     call = task(func)
     shared = _shared(shared)
-    return [call(int(row0), *blocks, *shared)
-            for row0, blocks in zip(row_offsets(arrays[0]), _aligned_blocks(arrays))]
+    arrays = _aligned(arrays)
+    blocks = zip(*[a.to_delayed().reshape(-1) for a in arrays])
+    return [call(int(row0), *block, *shared)
+            for row0, block in zip(row_offsets(arrays[0]), blocks)]
 
 
-def _aligned_blocks(arrays):
-    # Row blocks of each array, all on the first array's row chunks.
+def _aligned(arrays):
+    # The arrays, all on the first one's row chunks.
     first = arrays[0]
-    blocks = []
     for a in arrays:
         if a.shape[0] != first.shape[0]:
             raise ValueError(f"row counts differ: {first.shape[0]} and {a.shape[0]}")
-        if a.chunks[0] != first.chunks[0]:
-            a = a.rechunk({0: first.chunks[0]})
-        blocks.append(a.to_delayed().reshape(-1))
-    return list(zip(*blocks))
+    return [a if a.chunks[0] == first.chunks[0] else a.rechunk({0: first.chunks[0]})
+            for a in arrays]
 
 
 def map_rows(func, *arrays, tail=(), dtype=np.float64, meta=None, shared=()):
@@ -163,10 +162,22 @@ def map_rows(func, *arrays, tail=(), dtype=np.float64, meta=None, shared=()):
         Shape ``(n,) + tail`` with the first array's row chunks.
     """
     import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
 
-    pieces = [da.from_delayed(part, (rows,) + tuple(tail), dtype=dtype, meta=meta)
-              for part, rows in zip(_per_block(func, arrays, shared), arrays[0].chunks[0])]
-    return da.concatenate(pieces, axis=0)
+    # One task per row chunk, keyed as the output's chunk itself: no layer of alias tasks
+    # that the scheduler could place on another worker than the data.
+    arrays = _aligned(arrays)
+    shared = _shared(shared)
+    call = _OneThread(func)
+    name = f"{call.__name__}-{tokenize(func, *arrays, tail, dtype, *shared)}"
+    index = (0,) * len(tail)
+    layer = {(name, i) + index: (call, int(row0), *[(a.name, i) + (0,) * (a.ndim - 1)
+                                                    for a in arrays], *[s.key for s in shared])
+             for i, row0 in enumerate(row_offsets(arrays[0]))}
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[*arrays, *shared])
+    chunks = (arrays[0].chunks[0],) + tuple((size,) for size in tail)
+    return da.Array(graph, name, chunks, dtype=dtype, meta=meta)
 
 
 def reduce_rows(func, *arrays, shape, dtype=np.float64, meta=None, compute=True, shared=()):
