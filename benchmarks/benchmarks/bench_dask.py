@@ -10,7 +10,10 @@ Issue 15 targets, at ``NLA_BENCH_SCALE=1``:
   the cluster's rows per second over its worker threads, divided by the rows per second of the
   same call on a NumPy array in this process on one thread. The projection stays in the
   workers' memory (``persist``); ``.compute()`` adds its transfer to this process, which is
-  not a cost of the projection.
+  not a cost of the projection. Two more tracks split that ratio: the cluster against this
+  process on as many cores as the cluster has worker threads (Dask's own cost), and that
+  process's gain from those cores per core (what the cores' shared memory bandwidth and
+  caches allow any parallel run: the ceiling of the first ratio on this machine).
 
 Each class measures once, in ``setup_cache``, on one cluster: asv runs every benchmark in a
 process of its own, and a cluster started per benchmark would cost more than the smoke run's
@@ -197,10 +200,22 @@ def _one_thread(fn):
     return run
 
 
+@contextlib.contextmanager
+def _numba_threads(count):
+    from numba import get_num_threads, set_num_threads
+
+    before = get_num_threads()
+    set_num_threads(min(count, before))
+    try:
+        yield
+    finally:
+        set_num_threads(before)
+
+
 class ProjectionThroughput:
     """SparseRandomProjection, 2**19 x 640 -> 256: cluster vs in-core per core (target >= 0.8)."""
 
-    version = "2"
+    version = "3"
     timeout = 900
     repeat = 3 if SCALE >= 0.25 else 1
     components = 256
@@ -229,15 +244,32 @@ class ProjectionThroughput:
             in_core = _one_thread(lambda: project(X_host))
             Y_ref = in_core()  # compile here, and touch the output's pages once
             on_cluster()  # compile in the workers
+            with _numba_threads(WORKERS):  # in-core on as many cores as the cluster
+                project(X_host)
+                both = speedup(on_cluster, lambda: project(X_host), repeat=self.repeat)
+                scaling = speedup(lambda: project(X_host), in_core, repeat=self.repeat)
             ratio = speedup(on_cluster, in_core, repeat=self.repeat) / WORKERS
             seconds = best_seconds(on_cluster, 1)[0]
             Y = project(X).compute()
-        return {"per_core": ratio, "rows_per_second": n / seconds,
+        return {"per_core": ratio, "vs_in_core_same_cores": both,
+                "in_core_scaling_per_core": scaling / WORKERS, "rows_per_second": n / seconds,
                 "max_rel_diff": float(np.abs(Y - Y_ref).max() / np.abs(Y_ref).max())}
 
     @track("cluster/in-core per core")
     def track_throughput_per_core(self, result):
         return result["per_core"]
+
+    @track("cluster/in-core")
+    def track_throughput_vs_in_core_on_as_many_cores(self, result):
+        """The cluster against one process using as many cores (Numba threads) as it has
+        worker threads: Dask's own cost, without the cores' shared memory bandwidth."""
+        return result["vs_in_core_same_cores"]
+
+    @track("in-core on the cluster's cores / one core, per core")
+    def track_in_core_scaling_per_core(self, result):
+        """How far one process gains from the cluster's cores: the ceiling of
+        ``track_throughput_per_core`` on this machine."""
+        return result["in_core_scaling_per_core"]
 
     @track("rows/s")
     def track_cluster_rows_per_second(self, result):
