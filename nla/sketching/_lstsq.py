@@ -101,7 +101,9 @@ def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=
         ``'normal_refined'`` when the Jacobi-scaled Gram matrix is well conditioned (Cholesky
         of ``A^T A`` and refinement steps on the true residual), ``'cholesky_qr'`` otherwise
         (a sparse sign sketch gives ``R``, one fused pass accumulates the Gram matrix of
-        ``A R^-1`` and its right-hand side, Cholesky, and refinement steps), and
+        ``A R^-1`` and its right-hand side, Cholesky, and refinement steps; for dense ``A``
+        in core, ``4 d`` rows drawn at random guess cond(A) first, so that an ill-conditioned
+        ``A`` makes no Gram pass of its own), and
         ``'precondition'`` when the sketch shows rank deficiency, the Gram matrix of
         ``A R^-1`` is not positive definite, or ``A`` is sparse and ill conditioned.
         ``'sketch'``: sketch-and-solve, ``x' = argmin ||S A x - S b||``, with probability
@@ -363,7 +365,8 @@ def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
         return _sketched(P, "precondition", seed, sketch, sketch_size, tol, maxiter, delta,
                          "auto: A is a LinearOperator (products only): sketch-and-precondition")
     guess = _condition_guess(P, seed)
-    if guess is None or guess[0]**2 * float(np.finfo(P.B.dtype).eps) <= NORMAL_LIMIT and guess[1]:
+    unit = float(np.finfo(P.B.dtype).eps)
+    if guess is None or (guess[0] ** 2 * unit <= NORMAL_LIMIT and guess[1]):
         out, why = _normal_refined(P)
         if out is not None:
             return out
