@@ -653,11 +653,18 @@ def test_distortion_of_device_chunks(on_device, rng, seed):
 
     A = _lewis_input(rng)
     S = sensitivity_sample(A, 1.0, 150, random_state=seed)
-    ref = embedding_distortion(A, S, 1.0, random_state=seed).distortion
+    refs = [embedding_distortion(A, S, 1.0, refine=r, random_state=seed).distortion
+            for r in (0, 3)]
     on_device()
-    got = embedding_distortion(da.from_array(A, chunks=(100, -1)), S, 1.0,
-                               random_state=seed).distortion
-    assert abs(got - ref) <= 1e-10 * max(ref, 1e-300)
+    D = da.from_array(A, chunks=(100, -1))
+    got = [embedding_distortion(D, S, 1.0, refine=r, random_state=seed).distortion
+           for r in (0, 3)]
+    # The sampled directions' ratios agree to rounding. The refined ones come from three BFGS
+    # steps (not run to convergence) on objectives that differ in the last bits between the
+    # engines' kernels, so the iterates part slightly: measured up to 3.3e-8 relative
+    # (NLA_TEST_SEED=2099943329), bounded here by 1e-6.
+    assert abs(got[0] - refs[0]) <= 1e-10 * max(refs[0], 1e-300)
+    assert abs(got[1] - refs[1]) <= 1e-6 * max(refs[1], 1e-300)
 
 
 def test_r_factor_kernels(gpu_twin, rng):
