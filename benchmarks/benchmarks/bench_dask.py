@@ -18,7 +18,8 @@ Issue 15 targets, at ``NLA_BENCH_SCALE=1``:
 Each class measures once, in ``setup_cache``, on one cluster: asv runs every benchmark in a
 process of its own, and a cluster started per benchmark would cost more than the smoke run's
 measurements. The ``track_`` members report those measurements. nla's tasks run Numba on
-one thread each, so the cluster uses as many cores as it has worker threads. Both suites are skipped where dask.distributed is missing.
+one thread each, so the cluster uses as many cores as it has worker threads. Both suites
+are skipped where dask.distributed is missing.
 
 Nothing defined in this module may reach a worker. asv imports its benchmark modules through an
 import hook of its own process (``benchmarks.bench_dask`` is not on ``sys.path``), which the

@@ -458,6 +458,12 @@ def residual_pass(A, V, B=None, T=None, block=4096):
     return _residual_blocks(A, V, B, None, block)
 
 
+def _fixed_chunks(n, block):
+    # Row chunks of a blocked reduction over n rows: at least 4 blocks each, at most 16, a
+    # function of the sizes only (chunk c is rows c n // chunks .. (c + 1) n // chunks).
+    return max(1, min(16, -(-n // (4 * block))))
+
+
 def _blocked_sum(func, n, block):
     """``sum(func(s, e) for row blocks [s, e))``: one-thread BLAS inside, threads across.
 
@@ -466,7 +472,7 @@ def _blocked_sum(func, n, block):
     of ``n`` only, so the sum is the same on any number of threads) loops over its blocks on
     one thread with single-threaded BLAS, and the chunk sums are added in order.
     """
-    n_chunks = max(1, min(16, -(-n // (4 * block))))
+    n_chunks = _fixed_chunks(n, block)
     bounds = [(c * n // n_chunks, (c + 1) * n // n_chunks) for c in range(n_chunks)]
 
     def chunk(bound):
@@ -538,14 +544,15 @@ def _preconditioned_gram(A, B, T):
     # summed in float64: half the flops of a product by a full T, and a float32 rank-k
     # update runs at about twice the float64 rate (measured at 2^18 x 500, 2 threads: 1.3 s
     # against 2.2 s for NumPy's gemm + syrk on the same blocks; about equal at 2^20 x 50,
-    # where the copy of A's blocks costs as much as the products). Y must be formed in float64 (T is as ill conditioned as A, so a rounding of A to float32
-    # would move Y by about eps32 cond(A)), but Y itself is well conditioned: its Gram
-    # matrix to float32 accuracy still factors it, and the driver's refinement on the
-    # float64 residual removes that error (it contracts by about eps32 cond(Y)**2 a step).
-    # Fixed row chunks (a function of n) make the sum the same on any thread count.
+    # where the copy of A's blocks costs as much as the products). Y must be formed in
+    # float64 (T is as ill conditioned as A, so a rounding of A to float32 would move Y by
+    # about eps32 cond(A)), but Y itself is well conditioned: its Gram matrix to float32
+    # accuracy still factors it, and the driver's refinement on the float64 residual
+    # removes that error (it contracts by about eps32 cond(Y)**2 a step). The row chunks
+    # are _blocked_sum's, so the sum is the same on any thread count.
     n, d = A.shape
     rows = max(64, min(4096, (1 << 19) // (8 * d)))
-    chunks = max(1, min(16, -(-n // (4 * rows))))
+    chunks = _fixed_chunks(n, rows)
     G = np.zeros((chunks, d, d))
     H = np.zeros((chunks, B.shape[1], d))  # transposed: the kernel's inner loop runs over d
     with one_blas_thread():
@@ -564,6 +571,8 @@ def _preconditioned_gram_chunks(start, stop, A, B, T, rows, G, H):
     Y32 = np.empty((rows, d), dtype=np.float32)
     C = np.zeros((d, d), dtype=np.float32)
     for c in range(start, stop):
+        g = G[c]
+        h = H[c]
         for s in range(c * n // chunks, (c + 1) * n // chunks, rows):
             m = min(rows, (c + 1) * n // chunks - s)
             Yb = Y[:m]
@@ -571,13 +580,11 @@ def _preconditioned_gram_chunks(start, stop, A, B, T, rows, G, H):
             trmm_t(T, Yb)
             Y32[:m] = Yb
             syrk_upper(Y32[:m], C)
-            g = G[c]
             for j in range(d):  # C's lower triangle holds (Y^T Y)[i, j] at C[j, i], i <= j
                 for i in range(j):
                     g[i, j] += C[j, i]
                     g[j, i] += C[j, i]
                 g[j, j] += C[j, j]
-            h = H[c]
             for i in range(m):
                 for q in range(h.shape[0]):
                     b = B[s + i, q]
@@ -613,8 +620,8 @@ def _csr_gram(A, B):
     # column on (indices sorted); fewer, larger blocks scan A fewer times, smaller ones keep
     # their updates in cache. Where d is small the rows are split into chunks with partial
     # sums instead; the split depends on the sizes only, so the sums are the same on any
-    # thread count. Measured at 1e6 x 1000 with 1e7 nonzeros: 0.10 s, against 0.66-1.06 s
-    # for the full square by row chunks that it replaces.
+    # thread count. Measured at 1e6 x 1000 with 1e7 nonzeros: 0.10-0.17 s, against
+    # 0.5-1.1 s (same process, load about 1) for the full square by row chunks it replaces.
     if not A.has_sorted_indices:
         A = A.sorted_indices()
     n, d = A.shape
