@@ -1,6 +1,8 @@
 """nla.lstsq: the l_inf guarantee, its 1/sqrt(m) rate, the sparse-sketch failure mode,
 sketch-and-precondition against LAPACK, rank deficiency, fallbacks and bad input."""
 
+import re
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -418,6 +420,48 @@ def test_auto_routes_by_a_row_sample_and_checks_the_guess(rng, seed):
         err, err_gelsd = (np.linalg.norm(x - x0) / np.linalg.norm(x0) for x in (res.x, x_gelsd))
         assert err <= 10 * max(err_gelsd, np.finfo(float).eps), (err, err_gelsd, res.note)
 
+
+
+def test_cholesky_qr_preconditioner_from_the_drawn_rows_or_a_sketch(rng, seed):
+    # An ill-conditioned dense A takes the R factor of the rows drawn to guess cond(A) as its
+    # preconditioner (no sketch pass) while the Gram matrix of A R^-1 shows it a usable one,
+    # also for a coherent A whose heavy rows the draw missed, up to CHOLQR_GRAM_LIMIT; beyond
+    # it, or when the draw has a zero column, a sketch; a sketch named by the caller is always
+    # used. Every case as accurate as gelsd.
+    from nla._random import below_xp, hash_xp, stream_key
+    from nla.sketching._lstsq import ESTIMATE_ROWS, CHOLQR_GRAM_LIMIT, STREAM_GUESS
+
+    half, d = 2000, 6
+    k = ESTIMATE_ROWS * d
+    drawn = below_xp(hash_xp(np, stream_key(seed, STREAM_GUESS), np.arange(k), 0),
+                     2 * half) % half
+    missed = rng.choice(np.setdiff1d(np.arange(half), drawn), 3, replace=False)
+    incoherent = conditioned(rng, half, d, 1e8)
+    coherent, heavy = incoherent.copy(), incoherent.copy()
+    coherent[missed] *= 300.0  # three row pairs stand out in A^T A ...
+    heavy[missed] *= 1e6  # ... or dominate it in three directions
+    hidden = incoherent.copy()
+    hidden[:, 2] = 0.0
+    hidden[missed, 2] = rng.standard_normal(3)  # a column only the missed rows have
+    cases = [  # (G, sketch named, sketch reported, in the note)
+        (incoherent, None, None, f"preconditioned by the R of the {k} rows drawn at random"),
+        (coherent, None, None, f"preconditioned by the R of the {k} rows drawn at random"),
+        (heavy, None, "sparse_sign", "their R leaves A R^-1 with a Gram matrix"),
+        (hidden, None, "sparse_sign", f"preconditioned by the sketch of {k} rows"),
+        (incoherent, "gaussian", "gaussian", f"preconditioned by the sketch of {k} rows")]
+    for G, named, reported, why in cases:
+        A = np.concatenate([G, G])
+        x0 = rng.standard_normal(d)
+        e = 1e-6 * np.linalg.norm(G @ x0) * rng.standard_normal(half) / np.sqrt(half)
+        b = A @ x0 + np.concatenate([e, -e])
+        res = nla.lstsq(A, b, sketch=named, random_state=seed)
+        assert res.method == "cholesky_qr" and res.converged and why in res.note, res.note
+        assert res.sketch == reported and res.sketch_size == (None if reported is None else k)
+        assert float(re.search(r"Gram of A R\^-1 ([0-9.e+]+)\)", res.note)[1]) <= \
+            CHOLQR_GRAM_LIMIT
+        x_gelsd = scipy.linalg.lstsq(A, b, lapack_driver="gelsd")[0]
+        err, err_gelsd = (np.linalg.norm(x - x0) / np.linalg.norm(x0) for x in (res.x, x_gelsd))
+        assert err <= 10 * max(err_gelsd, np.finfo(float).eps), (err, err_gelsd, res.note)
 
 def test_blas_bridge_matches_numpy(rng):
     # nla._blas: SciPy's cython BLAS from Numba (no GIL); column-major conventions spelled

@@ -33,8 +33,13 @@ NORMAL_LIMIT = 1e-5
 ESTIMATE_ROWS = 4
 #: Random stream of those rows (the sketching area's streams 16, 17 are the SRHT's).
 STREAM_GUESS = 18
-#: Refinement passes of 'auto' at most (one is the rule; more at high condition numbers).
-MAX_REFINE = 8
+#: The Cholesky-QR path takes an R factor (of those rows first, else of a sketch) while the
+#: Gram matrix of A R^-1, formed in float32, has at most this condition number: about 9 for
+#: an incoherent A, and at the limit the refinement still gains about a factor 50 a step
+#: (measured: 7 steps at cond 4e4, 8 at 5e5; garbage with converged=True at 8e7).
+CHOLQR_GRAM_LIMIT = 1e5
+#: Refinement passes of 'auto' at most (two are the rule; more at high condition numbers).
+MAX_REFINE = 10
 #: Sketch rows per column of A for sketch-and-precondition: cond(A R^-1) is about
 #: (sqrt(g) + 1) / (sqrt(g) - 1) = 1.8 for g = 12, so each CG step gains about a factor 3.4.
 PRECONDITION_OVERSAMPLING = 12
@@ -100,10 +105,12 @@ def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=
         suitable path (``method`` in the result says which ran and ``note`` why):
         ``'normal_refined'`` when the Jacobi-scaled Gram matrix is well conditioned (Cholesky
         of ``A^T A`` and refinement steps on the true residual), ``'cholesky_qr'`` otherwise
-        (a sparse sign sketch gives ``R``, one fused pass accumulates the Gram matrix of
-        ``A R^-1`` and its right-hand side, Cholesky, and refinement steps; for dense ``A``
-        in core, ``4 d`` rows drawn at random guess cond(A) first, so that an ill-conditioned
-        ``A`` makes no Gram pass of its own), and
+        (an R factor, one fused pass accumulating the Gram matrix of ``A R^-1`` and its
+        right-hand side, Cholesky, and refinement steps; for dense ``A`` in core, ``4 d``
+        rows drawn at random guess cond(A) first, so that an ill-conditioned ``A`` makes no
+        Gram pass of its own, and their R factor is taken when the Gram matrix of ``A R^-1``
+        shows it a usable preconditioner; otherwise, and when ``sketch`` or
+        ``sketch_size`` is given, ``R`` comes from a sketch), and
         ``'precondition'`` when the sketch shows rank deficiency, the Gram matrix of
         ``A R^-1`` is not positive definite, or ``A`` is sparse and ill conditioned.
         ``'sketch'``: sketch-and-solve, ``x' = argmin ||S A x - S b||``, with probability
@@ -189,6 +196,7 @@ def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=
     n, d = P.shape
     on_dask = isinstance(P, OnDask)
 
+    sampled = sketch is None and sketch_size is None  # auto may precondition by sampled rows
     if sketch is None:
         sketch = ("gaussian" if on_dask else "srht") if method == "sketch" else "sparse_sign"
     check_choice(sketch, "sketch", KINDS)
@@ -232,7 +240,7 @@ def lstsq(A, b, *, method="auto", sketch=None, sketch_size=None, eps=0.5, delta=
     if method == "exact":
         out = _exact(P, note)
     elif method == "auto":
-        out = _auto(P, seed, sketch, sketch_size, tol, maxiter, delta)
+        out = _auto(P, seed, sketch, sketch_size, tol, maxiter, delta, sampled)
     else:
         if method == "precondition" and sketch_size is None:
             sketch_size = _precondition_size(P)
@@ -359,8 +367,12 @@ def _host_lstsq(R, c):
     return x, int(rank)
 
 
-def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
-    """The exact default: normal equations with refinement, or Cholesky-QR, or fallback."""
+def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta, sampled):
+    """The exact default: normal equations with refinement, or Cholesky-QR, or fallback.
+
+    ``sampled``: the Cholesky-QR may take its preconditioner from the rows drawn to guess
+    cond(A) (no sketch named by the caller).
+    """
     if isinstance(P, OnOperator):  # products only: LSRN-style iterations
         return _sketched(P, "precondition", seed, sketch, sketch_size, tol, maxiter, delta,
                          "auto: A is a LinearOperator (products only): sketch-and-precondition")
@@ -373,23 +385,27 @@ def _auto(P, seed, sketch, sketch_size, tol, maxiter, delta):
         if P.sparse:  # forming A R^-1 would densify A: iterate instead (LSRN-style)
             return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
                              f"auto: {why}; sparse A: sketch-and-precondition")
-    elif guess[1]:
+        # the rows drawn looked well conditioned and A is not: they are no preconditioner
+        return _cholesky_qr(P, why, seed, sketch, sketch_size, tol, maxiter, delta)
+    if guess[1]:
         why = f"{ESTIMATE_ROWS * P.shape[1]} rows of A drawn at random are ill conditioned " \
               f"(cond {guess[0]:.1e} after Jacobi scaling)"
     else:
         why = "the Gram matrix of A would be out of range"
-    return _cholesky_qr(P, why, seed, sketch, sketch_size, tol, maxiter, delta)
+    return _cholesky_qr(P, why, seed, sketch, sketch_size, tol, maxiter, delta,
+                        guess[2] if sampled else None)
 
 
 def _condition_guess(P, seed):
-    """``(cond(A_s D), in_range)`` of ``4 d`` rows ``A_s`` of A drawn at random, or None.
+    """``(cond(A_s D), in_range, R_s)`` of ``4 d`` rows ``A_s`` of A drawn at random, or None.
 
     Dense in-core ``A`` only, where drawing rows costs no pass over ``A``: the guess picks
-    the path tried first (refined normal equations, or the Cholesky-QR, which needs a sketch
-    but no Gram pass of ``A``), and each path checks what it needs, so a wrong guess costs
-    one pass, never accuracy. ``D`` is the Jacobi scaling; ``in_range``: the column norms
-    of the sample, scaled to ``n`` rows, square without overflow or underflow. Elsewhere
-    (sparse, on Dask) the Gram pass comes first.
+    the path tried first (refined normal equations, or the Cholesky-QR, which needs no Gram
+    pass of ``A``, and whose preconditioner ``R_s``, the R factor of ``A_s``, may be), and
+    each path checks what it needs, so a wrong guess costs one pass, never accuracy. ``D``
+    is the Jacobi scaling; ``in_range``: the column norms of the sample, scaled to ``n``
+    rows, square without overflow or underflow; ``R_s`` is None where ``A_s`` has a zero
+    column. Elsewhere (sparse, on Dask) the Gram pass comes first.
     """
     if not isinstance(P, InCore) or P.sparse:
         return None
@@ -401,55 +417,56 @@ def _condition_guess(P, seed):
     if not math.isfinite(top):
         return None  # NaN/inf in A: the Gram pass finds them
     if top == 0:
-        return math.inf, True
+        return math.inf, True, None
     power = math.frexp(top)[1]  # scaled by 2**-power (exact), so the QR cannot underflow
     with one_blas_thread():
         R = np.linalg.qr(np.ldexp(sample, -power), mode="r")
     norms = np.linalg.norm(R, axis=0)
     if not norms.min() > 0:
-        return math.inf, True
+        return math.inf, True, None
     w = np.linalg.svd(R / norms, compute_uv=False)
     cond = w[0] / w[-1] if w[-1] > 0 else math.inf
     with np.errstate(over="ignore"):  # inf: out of range
         gram_diag = np.ldexp(norms, power)**2 * (n / k)  # of A^T A, estimated
-    return cond, _gram_in_range(gram_diag, n, P.B.dtype, margin=16.0)
+        R = np.ldexp(R, power)
+    return cond, _gram_in_range(gram_diag, n, P.B.dtype, margin=16.0), R
 
 
-def _cholesky_qr(P, why, seed, sketch, sketch_size, tol, maxiter, delta):
-    """Sketch-preconditioned Cholesky-QR: the Gram matrix of ``Y = A R^-1``, refined.
+def _cholesky_qr(P, why, seed, sketch, sketch_size, tol, maxiter, delta, sample=None):
+    """Preconditioned Cholesky-QR: the Gram matrix of ``Y = A R^-1``, refined.
 
-    ``R`` comes from a sketch of ``A``; when that shows ``A`` rank deficient or too ill
-    conditioned for ``Y`` to be well conditioned, sketch-and-precondition iterations instead.
+    ``R`` is ``sample`` (the R factor of rows drawn at random, costing no pass over ``A``)
+    when the Gram matrix of ``Y`` shows it a good preconditioner, else comes from a sketch
+    of ``A``; when that shows ``A`` rank deficient or too ill conditioned for ``Y`` to be
+    well conditioned, sketch-and-precondition iterations instead.
     """
     n, d = P.shape
-    dtype = P.B.dtype
-    unit = float(np.finfo(dtype).eps)
-    tiny = float(np.finfo(dtype).tiny)
-    m = sketch_size or min(n, CHOLQR_OVERSAMPLING * d)
-    S = make_sketch(sketch, m, n, random_state=seed, dtype=dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
-        SA = to_host(P.sketch(S, with_b=False))
-    if not np.isfinite(SA).all():
-        P.all_finite()  # NaN/inf in A raise here; otherwise S A overflowed
-        raise ValueError("the magnitudes of A overflow a sketch of it (entries near the "
-                         f"largest {dtype} number): scale A down by a power of two")
-    with one_blas_thread():
-        R = np.linalg.qr(SA, mode="r")
-    s = np.linalg.svd(R, compute_uv=False)
-    cut = s[0] * max(m, d) * unit
-    if not s[0] > 0 or s[-1] <= cut or s[0] / s[-1] * unit > 1e-3:
-        reason = "rank deficient" if not s[0] > 0 or s[-1] <= cut else "too ill conditioned"
-        return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
-                         f"auto: {why}; the sketch S A is {reason} "
-                         f"(cond {s[0] / max(s[-1], tiny):.1e}): sketch-and-precondition")
-    T = scipy.linalg.solve_triangular(R, np.eye(d, dtype=R.dtype))
-    GY, HY = (to_host(v) for v in P.gram(P.K.xp.asarray(T)))
-    try:
-        L = scipy.linalg.cholesky(GY, lower=True)
-    except np.linalg.LinAlgError:
-        return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
-                         f"auto: {why}; the Gram matrix of A R^-1 is not positive definite: "
-                         "sketch-and-precondition")
+    unit = float(np.finfo(P.B.dtype).eps)
+    source, m = None, None
+    if sample is not None:
+        factors = _preconditioned_factors(P, sample, ESTIMATE_ROWS * d, unit)
+        if isinstance(factors, str):
+            why += f"; their R leaves A R^-1 {factors}"
+        else:
+            source = f"R of the {ESTIMATE_ROWS * d} rows drawn at random"
+    if source is None:
+        m = sketch_size or min(n, CHOLQR_OVERSAMPLING * d)
+        S = make_sketch(sketch, m, n, random_state=seed, dtype=P.B.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            SA = to_host(P.sketch(S, with_b=False))
+        if not np.isfinite(SA).all():
+            P.all_finite()  # NaN/inf in A raise here; otherwise S A overflowed
+            raise ValueError("the magnitudes of A overflow a sketch of it (entries near the "
+                             f"largest {P.B.dtype} number): scale A down by a power of two")
+        with one_blas_thread():
+            R = np.linalg.qr(SA, mode="r")
+        factors = _preconditioned_factors(P, R, m, unit)
+        if isinstance(factors, str):
+            return _sketched(P, "precondition", seed, sketch, None, tol, maxiter, delta,
+                             f"auto: {why}; the sketch S A leaves A R^-1 {factors}: "
+                             "sketch-and-precondition")
+        source = f"sketch of {m} rows"
+    T, L, HY, condR, condY = factors
 
     def solve_y(gy):  # gy = Y^T r (Y = A T): dz = (Y^T Y)^-1 gy, dx = T dz
         dz = scipy.linalg.cho_solve((L, True), gy)
@@ -459,16 +476,45 @@ def _cholesky_qr(P, why, seed, sketch, sketch_size, tol, maxiter, delta):
         return solve_y(T.T @ g)
 
     x = solve_y(HY)[0]
-    condY = float(np.linalg.cond(GY))
-    note = (f"auto: {why}; sketch-preconditioned Cholesky-QR (cond(S A) {s[0] / s[-1]:.1e}, "
-            f"Gram of A R^-1 {condY:.1f})")
+    note = (f"auto: {why}; Cholesky-QR preconditioned by the {source} (cond(R) "
+            f"{condR:.1e}, Gram of A R^-1 {condY:.1f})")
     # The CPU kernels form Y^T Y in float32 (see their gram_pass): a step contracts the
     # error by about eps32 cond(Y^T Y), besides the working-precision rounding of the factors.
     eps32 = float(np.finfo(np.float32).eps)
-    rho = min(0.5, 10 * condY * (eps32 + unit * s[0] / s[-1]))
+    rho = min(0.5, 10 * condY * (eps32 + unit * condR))
     out = _refine(P, "cholesky_qr", x, solve, rho, note)
-    out.update(sketch=sketch, sketch_size=m)
+    out.update(sketch=None if m is None else sketch, sketch_size=m)
     return out
+
+
+def _preconditioned_factors(P, R, rows, unit):
+    """``(T, L, Y^T B, cond(R), cond(Y^T Y))`` for ``T = R^-1``, ``Y = A T`` and ``L`` the
+    Cholesky factor of ``Y^T Y`` (one Gram pass), or what makes ``R`` unusable, before any
+    pass: ``R`` (of ``rows`` rows) is rank deficient, or too ill conditioned for ``Y`` to be
+    well conditioned in working precision; or after it: ``Y^T Y`` is not positive definite
+    or is conditioned beyond :data:`CHOLQR_GRAM_LIMIT`.
+    """
+    d = R.shape[1]
+    tiny = float(np.finfo(R.dtype).tiny)
+    s = np.linalg.svd(R, compute_uv=False) if np.isfinite(R).all() else np.zeros(d)
+    cond = s[0] / max(s[-1], tiny)
+    if not s[0] > 0 or s[-1] <= s[0] * max(rows, d) * unit:
+        return f"rank deficient (cond(R) {cond:.1e})"
+    if cond * unit > 1e-3:
+        return f"too ill conditioned (cond(R) {cond:.1e})"
+    T = scipy.linalg.solve_triangular(R, np.eye(d, dtype=R.dtype))
+    with np.errstate(over="ignore", invalid="ignore"):
+        GY, HY = (to_host(v) for v in P.gram(P.K.xp.asarray(T)))
+    try:
+        L = scipy.linalg.cholesky(GY, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        L = None
+    if L is None or not (np.isfinite(L).all() and np.isfinite(HY).all()):
+        return "with a Gram matrix that is not positive definite"
+    condY = float(np.linalg.cond(GY))
+    if not condY <= CHOLQR_GRAM_LIMIT:
+        return f"with a Gram matrix of cond {condY:.1e} > {CHOLQR_GRAM_LIMIT:.0e}"
+    return T, L, HY, cond, condY
 
 
 def _gram_in_range(diag, n, dtype, margin=1.0):
