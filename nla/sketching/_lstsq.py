@@ -12,7 +12,7 @@ import numpy as np
 import scipy.linalg
 from scipy.sparse.linalg import LinearOperator
 
-from .._array import Origin, engine_of, is_sparse, kernels, to_host
+from .._array import Origin, engine_of, kernels, to_host
 from .._result import Result
 from .._threads import one_blas_thread
 from .._validation import (check_array, check_choice, check_finite, check_int, check_scalar,
