@@ -431,7 +431,6 @@ def test_auto_routes_by_a_row_sample_and_checks_the_guess(rng, seed):
         assert_as_accurate_as_gelsd(A, b, res.x, x0, res.note)
 
 
-
 def test_cholesky_qr_preconditioner_from_the_drawn_rows_or_a_sketch(rng, seed):
     # An ill-conditioned dense A takes the R factor of the rows drawn to guess cond(A) as its
     # preconditioner (no sketch pass) while the Gram matrix of A R^-1 shows it a usable one,
@@ -439,7 +438,7 @@ def test_cholesky_qr_preconditioner_from_the_drawn_rows_or_a_sketch(rng, seed):
     # it, or when the draw has a zero column, a sketch; a sketch named by the caller is always
     # used. Every case as accurate as gelsd.
     from nla._random import below_xp, hash_xp, stream_key
-    from nla.sketching._lstsq import ESTIMATE_ROWS, CHOLQR_GRAM_LIMIT, STREAM_GUESS
+    from nla.sketching._lstsq import CHOLQR_GRAM_LIMIT, ESTIMATE_ROWS, STREAM_GUESS
 
     half, d = 2000, 6
     k = ESTIMATE_ROWS * d
@@ -470,6 +469,7 @@ def test_cholesky_qr_preconditioner_from_the_drawn_rows_or_a_sketch(rng, seed):
         assert float(re.search(r"Gram of A R\^-1 ([0-9.e+]+)\)", res.note)[1]) <= \
             CHOLQR_GRAM_LIMIT
         assert_as_accurate_as_gelsd(A, b, res.x, x0, res.note)
+
 
 def test_blas_bridge_matches_numpy(rng):
     # nla._blas: SciPy's cython BLAS from Numba (no GIL); column-major conventions spelled
